@@ -1,0 +1,325 @@
+// The single source of truth for every stack setting: its type, its default and the error a user
+// sees when it is wrong. index.ts, the offline renderer and the tests all go through parseSettings.
+import { isIP } from "node:net";
+import { z } from "zod";
+import { flavourProfile } from "./controller/flavours";
+
+/** Pulumi project name; stack config keys are `${CONFIG_NAMESPACE}:<key>`. */
+export const CONFIG_NAMESPACE = "ingress-haproxy";
+
+/** Keys that must be set with `pulumi config set --secret`; they never enter the plain settings object. */
+export const SECRET_KEYS = ["sshPrivateKey", "statsPassword", "vrrpPassword"] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+export const FLAVOURS = ["f5", "community"] as const;
+export const CNIS = ["weave", "calico", "cilium", "flannel", "other"] as const;
+
+const ipAddress = z.string().refine((v) => isIP(v) !== 0, {
+  message: "is not an IPv4 or IPv6 address; write a bare address such as 192.0.2.11 or 2001:db8::11 (no port, no prefix length)",
+});
+
+const cidr = z.string().refine(isCidr, {
+  message: "is not a CIDR block; write an address with a prefix length such as 203.0.113.0/24 or 2001:db8::/64",
+});
+
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+    message: "must be a DNS label: lower-case letters, digits and '-', at most 63 characters, e.g. node-1",
+  });
+
+const nodePort = z
+  .number({ invalid_type_error: "must be a number between 30000 and 32767" })
+  .int("must be a whole number")
+  .min(30000, "is below the NodePort range; choose a port between 30000 and 32767")
+  .max(32767, "is above the NodePort range; choose a port between 30000 and 32767");
+
+const tcpPort = z.number().int().min(1, "must be between 1 and 65535").max(65535, "must be between 1 and 65535");
+
+// authorized_keys format, as @pulumi/command's connection.hostKey expects it (comment optional).
+const HOST_KEY_RE =
+  /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|rsa-sha2-(256|512)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+const hostKey = z
+  .string({ required_error: "is required: pin the host's SSH key, e.g. the output of `ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`" })
+  .regex(HOST_KEY_RE, {
+    message: "is not an SSH public host key; use the 'TYPE BASE64' form, e.g. from `ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`",
+  });
+
+const absolutePath = z.string().regex(/^\/[^\0'"`$\\]*$/, {
+  message: "must be an absolute path without quotes, '$', '`' or backslashes",
+});
+
+const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, {
+  message: "is not a Kubernetes quantity such as 100m, 128Mi or 1",
+});
+
+export const nodeSchema = z
+  .object({
+    name: dnsLabel.describe("The node's name; also names its HAProxy server line."),
+    address: ipAddress.describe("The node's address that the load balancers connect to."),
+  })
+  .strict();
+
+export const loadBalancerSchema = z
+  .object({
+    name: dnsLabel.describe("A short name for the load-balancer host; names its push resource."),
+    address: ipAddress.describe("The host's address: SSH goes there, and the nodes see connections from it."),
+    sshPort: tcpPort.default(22).describe("SSH port."),
+    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { message: "must be a POSIX user name, e.g. root or deploy" }).default("root").describe("SSH user; needs write access to configPath and the right to run reloadCommand."),
+    hostKey: hostKey.describe("The host's pinned SSH public host key ('TYPE BASE64'). Required."),
+    configPath: absolutePath.default("/etc/haproxy/haproxy.cfg").describe("Where haproxy.cfg lives on the host."),
+    reloadCommand: z.string().min(1).default("systemctl reload haproxy").describe("Command that gracefully reloads HAProxy (master-worker: no dropped connections)."),
+    pidFile: absolutePath.default("/run/haproxy.pid").describe("HAProxy master's pid file; the push checks that a new worker really started after the reload."),
+    priority: z.number().int().min(1).max(254).optional().describe("keepalived VRRP priority of this host (only with `keepalived`)."),
+  })
+  .strict();
+
+export const healthCheckSchema = z
+  .object({
+    interMs: z.number().int().min(100).max(60000).default(2000).describe("Milliseconds between health checks of a node."),
+    fall: z.number().int().min(1).max(10).default(3).describe("Failed checks before a node is taken out."),
+    rise: z.number().int().min(1).max(10).default(2).describe("Passed checks before a node is put back."),
+  })
+  .strict();
+
+export const haproxySchema = z
+  .object({
+    frontendPorts: z
+      .object({ http: tcpPort.default(80), https: tcpPort.default(443) })
+      .strict()
+      .default({})
+      .describe("Ports HAProxy listens on for clients."),
+    bindAddresses: z.array(ipAddress).min(1).default(["0.0.0.0"]).describe("Addresses the frontends bind to; 0.0.0.0 and :: mean all."),
+    proxyProtocol: z.enum(["v1", "v2"]).default("v1").describe("PROXY protocol version sent to the nodes."),
+    balance: z.enum(["roundrobin", "leastconn", "source"]).default("roundrobin").describe("HAProxy balance algorithm."),
+    healthCheck: healthCheckSchema.default({}).describe("HTTP health checks against the controller's health endpoint on the http NodePort."),
+    timeouts: z
+      .object({
+        connectMs: z.number().int().min(100).default(5000),
+        clientMs: z.number().int().min(1000).default(60000),
+        serverMs: z.number().int().min(1000).default(60000),
+      })
+      .strict()
+      .default({})
+      .describe("HAProxy connect/client/server timeouts in milliseconds."),
+    maxconn: z.number().int().min(1).default(20000).describe("Global maxconn."),
+    stats: z
+      .object({
+        enabled: z.boolean().default(false),
+        address: ipAddress.default("127.0.0.1"),
+        port: tcpPort.default(8404),
+        user: z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "may hold only letters, digits, '.', '_' and '-'" }).default("stats"),
+      })
+      .strict()
+      .default({})
+      .describe("Optional stats page; password from the secret `statsPassword`. Off by default; bound to loopback by default."),
+  })
+  .strict();
+
+export const controllerSchema = z
+  .object({
+    flavour: z.enum(FLAVOURS, {
+      errorMap: () => ({ message: `must be one of ${FLAVOURS.join(", ")}: f5 = F5 NGINX Ingress Controller (maintained), community = kubernetes/ingress-nginx (retired March 2026)` }),
+    }).default("f5").describe("Which nginx ingress controller to run."),
+    image: z.string().min(1).optional().describe("Controller image; defaults to the pinned release of the chosen flavour."),
+    ingressClassName: dnsLabel.default("nginx").describe("IngressClass this controller serves."),
+    defaultIngressClass: z.boolean().default(false).describe("Mark the IngressClass as the cluster default."),
+    forwardedHeaders: z.enum(["ignore", "trust"]).default("ignore").describe("`ignore` (safe): the client address comes only from the PROXY header. `trust` is the seed's use-forwarded-headers/compute-full-forwarded-for: any client can spoof its address with X-Forwarded-For."),
+    resources: z
+      .object({
+        requests: z.object({ cpu: quantity.default("100m"), memory: quantity.default("128Mi") }).strict().default({}),
+        limits: z.object({ memory: quantity.optional() }).strict().default({}),
+      })
+      .strict()
+      .default({})
+      .describe("Container resource requests and limits."),
+    nodeSelector: z.record(z.string()).default({ "kubernetes.io/os": "linux" }).describe("Node selector for the controller pods."),
+    tolerations: z
+      .array(
+        z
+          .object({
+            key: z.string().optional(),
+            operator: z.enum(["Exists", "Equal"]).optional(),
+            value: z.string().optional(),
+            effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe("Tolerations, e.g. to run on control-plane nodes too."),
+    preStopSeconds: z.number().int().min(0).max(600).default(15).describe("Seconds a terminating pod keeps serving so HAProxy and kube-proxy stop sending to it first."),
+    terminationGracePeriodSeconds: z.number().int().min(1).max(3600).default(60).describe("Grace period; must exceed preStopSeconds."),
+    extraConfig: z.record(z.string()).default({}).describe("Extra nginx-config ConfigMap keys; keys the program manages are refused."),
+  })
+  .strict();
+
+export const settingsSchema = z
+  .object({
+    cni: z.enum(CNIS, {
+      errorMap: () => ({ message: `is required and must be one of ${CNIS.join(", ")}; only weave gets the NO_MASQ_LOCAL patch` }),
+    }).describe("The cluster's CNI. `weave` adds NO_MASQ_LOCAL=1 to weave-net."),
+    namespace: dnsLabel.default("nginx-ingress").describe("Namespace of the controller."),
+    serviceName: dnsLabel.default("ingress").describe("Name of the NodePort Service."),
+    configMapName: dnsLabel.default("nginx-config").describe("Name of the controller's ConfigMap."),
+    nodePorts: z
+      .object({ http: nodePort.default(30111), https: nodePort.default(30112) })
+      .strict()
+      .default({})
+      .describe("NodePorts of the Service (30000-32767)."),
+    nodes: z.array(nodeSchema).min(1, "must list at least one node ({name, address}); HAProxy needs a backend").describe("Cluster nodes HAProxy sends traffic to."),
+    loadBalancers: z.array(loadBalancerSchema).min(1, "must list at least one load-balancer host ({name, address, hostKey})").describe("HAProxy hosts the config is pushed to over SSH."),
+    controller: controllerSchema.default({}).describe("The nginx ingress controller."),
+    haproxy: haproxySchema.default({}).describe("HAProxy settings."),
+    networkPolicy: z
+      .object({
+        enabled: z.boolean().default(true),
+        extraSources: z.array(cidr).default([]),
+      })
+      .strict()
+      .default({})
+      .describe("Only the load balancers (plus extraSources) may reach the controller's traffic ports, so nobody else can forge a PROXY header."),
+    weave: z
+      .object({
+        namespace: dnsLabel.default("kube-system"),
+        daemonSetName: dnsLabel.default("weave-net"),
+        containerName: dnsLabel.default("weave"),
+      })
+      .strict()
+      .default({})
+      .describe("Where weave-net lives (only with cni: weave)."),
+    push: z
+      .object({
+        lockTimeoutSeconds: z.number().int().min(1).max(600).default(60),
+        verifyTimeoutSeconds: z.number().int().min(1).max(300).default(15),
+        onDestroy: z.enum(["restore", "leave"]).default("restore"),
+      })
+      .strict()
+      .default({})
+      .describe("Push behaviour: lock wait, post-reload verification window, and what `pulumi destroy` does to haproxy.cfg."),
+  })
+  .strict()
+  .superRefine(crossFieldChecks);
+
+export type Settings = z.infer<typeof settingsSchema>;
+export type NodeSettings = Settings["nodes"][number];
+export type LoadBalancerSettings = Settings["loadBalancers"][number];
+export type Flavour = Settings["controller"]["flavour"];
+
+function isCidr(value: string): boolean {
+  const [address, prefix, ...rest] = value.split("/");
+  if (rest.length || prefix === undefined || !/^[0-9]{1,3}$/.test(prefix)) return false;
+  const family = isIP(address);
+  return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+function crossFieldChecks(s: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx): void {
+  const settings = s as unknown as Settings;
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+
+  reportDuplicates(settings.nodes, (n) => n.name, (i, v) => issue(["nodes", i, "name"], `repeats node name "${v}"; every node needs its own name`));
+  reportDuplicates(settings.nodes, (n) => canonicalIp(n.address), (i, v) => issue(["nodes", i, "address"], `repeats address ${v}; list each node once`));
+  reportDuplicates(settings.loadBalancers, (l) => l.name, (i, v) => issue(["loadBalancers", i, "name"], `repeats load-balancer name "${v}"; every host needs its own name`));
+  reportDuplicates(settings.loadBalancers, (l) => canonicalIp(l.address), (i, v) => issue(["loadBalancers", i, "address"], `repeats address ${v}; list each load-balancer host once`));
+
+  const nodeAddresses = new Set(settings.nodes.map((n) => canonicalIp(n.address)));
+  settings.loadBalancers.forEach((lb, i) => {
+    if (nodeAddresses.has(canonicalIp(lb.address)))
+      issue(["loadBalancers", i, "address"], `${lb.address} is also a node address; a load balancer must be a separate host`);
+  });
+  if (settings.nodePorts.http === settings.nodePorts.https)
+    issue(["nodePorts", "https"], `equals nodePorts.http (${settings.nodePorts.http}); give http and https different NodePorts`);
+  const fp = settings.haproxy.frontendPorts;
+  if (fp.http === fp.https) issue(["haproxy", "frontendPorts", "https"], `equals frontendPorts.http (${fp.http}); use two different ports`);
+  const c = settings.controller;
+  const managed = Object.keys(flavourProfile(c.flavour).proxyConfig([], "ignore"));
+  for (const key of Object.keys(c.extraConfig))
+    if (managed.includes(key))
+      issue(["controller", "extraConfig", key], `is managed by the program (PROXY protocol and trusted addresses); remove it, use controller.forwardedHeaders for forwarded headers`);
+  if (c.terminationGracePeriodSeconds <= c.preStopSeconds)
+    issue(["controller", "terminationGracePeriodSeconds"], `(${c.terminationGracePeriodSeconds}) must be greater than controller.preStopSeconds (${c.preStopSeconds}) or pods are killed mid-drain`);
+}
+
+function reportDuplicates<T>(items: T[], key: (item: T) => string, report: (index: number, value: string) => void): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (seen.has(k)) report(i, k);
+    seen.add(k);
+  });
+}
+
+/** Lower-cases and expands IPv6 so 2001:DB8::1 and 2001:db8:0::1 compare equal. */
+export function canonicalIp(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const url = new URL(`http://[${address}]/`);
+  return url.hostname.slice(1, -1);
+}
+
+/** One problem with the stack config, named by its config key path. */
+export interface SettingsProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: SettingsProblem[]) {
+    super(
+      `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was created or pushed:\n` +
+        problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n") +
+        `\nSet values with \`pulumi config set --path '${CONFIG_NAMESPACE}:<path>' <value>\` (add --secret for secrets) and see README "Configuration".`,
+    );
+    this.name = "SettingsError";
+  }
+}
+
+/** Which secrets the stack has (their values stay in Pulumi outputs, never here). */
+export type SecretPresence = Partial<Record<SecretKey, boolean>>;
+
+/**
+ * Validates raw stack config (keys without the project prefix) and returns typed settings with defaults,
+ * or throws one SettingsError listing every problem.
+ */
+export function parseSettings(raw: Record<string, unknown>, secrets: SecretPresence): Settings {
+  const problems: SettingsProblem[] = [];
+  const plain = { ...raw };
+  for (const key of SECRET_KEYS) {
+    if (key in plain) {
+      delete plain[key];
+      if (!secrets[key]) problems.push({ path: configPath([key]), message: "must be set as a secret: `pulumi config set --secret " + key + " ...`" });
+    }
+  }
+  const result = settingsSchema.safeParse(plain);
+  if (!result.success) {
+    for (const i of result.error.issues) problems.push({ path: configPath(i.path), message: describeIssue(i, plain) });
+  } else {
+    problems.push(...secretProblems(result.data, secrets));
+  }
+  if (problems.length) throw new SettingsError(problems);
+  return (result as { data: Settings }).data;
+}
+
+function secretProblems(settings: Settings, secrets: SecretPresence): SettingsProblem[] {
+  const problems: SettingsProblem[] = [];
+  if (!secrets.sshPrivateKey)
+    problems.push({ path: configPath(["sshPrivateKey"]), message: "is required: the SSH private key for the load-balancer hosts, `pulumi config set --secret sshPrivateKey < key` (use `cat key | pulumi config set --secret sshPrivateKey`)" });
+  if (settings.haproxy.stats.enabled && !secrets.statsPassword)
+    problems.push({ path: configPath(["statsPassword"]), message: "is required when haproxy.stats.enabled is true: `pulumi config set --secret statsPassword <password>`" });
+  return problems;
+}
+
+function configPath(path: (string | number)[]): string {
+  return CONFIG_NAMESPACE + ":" + path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${p}` : p)).join("");
+}
+
+function describeIssue(issue: z.ZodIssue, raw: Record<string, unknown>): string {
+  if (issue.code === z.ZodIssueCode.unrecognized_keys)
+    return `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against README "Configuration"`;
+  if (issue.code === z.ZodIssueCode.invalid_type && issue.received === "undefined") return issue.message === "Required" ? "is required" : issue.message;
+  const value = valueAt(raw, issue.path);
+  const shown = typeof value === "string" || typeof value === "number" ? `${JSON.stringify(value)} ` : "";
+  return shown + issue.message;
+}
+
+function valueAt(root: unknown, path: (string | number)[]): unknown {
+  return path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<string | number, unknown>)[k] : undefined), root);
+}

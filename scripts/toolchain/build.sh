@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Builds the local engine toolchain from Go modules at the versions pinned in versions.env.
+#
+#   scripts/toolchain/build.sh [component ...]     # default: all buildable components
+#   scripts/toolchain/build.sh --list              # components and their cache folders
+#
+# Each component goes to ${IHP_TOOLCHAIN_DIR:-/var/cache/ingress-haproxy-toolchain}/<component>-<version>/bin
+# and is reused while that folder carries a .complete marker: changing one pin rebuilds that component only.
+# Go's module and build caches live beside them (go/mod, go/build) so one `rm -rf` frees everything.
+# Then: `source scripts/toolchain/env.sh` (or eval the `export PATH=...` line printed at the end).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+export GOMODCACHE="${IHP_GOMODCACHE:-$CACHE/go/mod}"
+export GOCACHE="${IHP_GOCACHE:-$CACHE/go/build}"
+export GOFLAGS="-mod=mod -buildvcs=false"
+export GOTOOLCHAIN=local            # never fetch another Go: the machine's go (>= 1.26) builds all of this
+export CGO_ENABLED=0                # static binaries, no C toolchain needed
+export GOMAXPROCS="${IHP_GOMAXPROCS:-2}"
+GO_P="${IHP_GO_P:-2}"               # go build -p: packages compiled at once (2 cores here)
+mkdir -p "$CACHE" "$GOMODCACHE" "$GOCACHE"
+
+log() { printf '[toolchain %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+du_mb() { du -sm "$1" 2>/dev/null | cut -f1 || echo 0; }
+
+# A scratch module: go.mod with the given body, in $WORK (recreated for each build).
+new_module() {
+  local name="$1" body="$2"
+  WORK="$CACHE/work/$name"
+  rm -rf "$WORK" && mkdir -p "$WORK"
+  printf 'module ihp.local/toolchain/%s\n\ngo 1.26.0\n\n%s\n' "$name" "$body" >"$WORK/go.mod"
+}
+
+gobuild() { # gobuild OUTDIR LDFLAGS PKG...
+  local out="$1" ld="$2"; shift 2
+  (cd "$WORK" && go build -p "$GO_P" -trimpath -ldflags "-s -w $ld" -o "$out/" "$@")
+}
+
+# ---- components -------------------------------------------------------------------------------
+
+build_kubernetes() { # OUT
+  local out="$1" v="$KUBERNETES_VERSION" minor gomod repl="" m
+  minor="$(cut -d. -f2 <<<"$v")"
+  # k8s.io/kubernetes requires its ~33 staging modules at v0.0.0 and replaces them with ./staging/...;
+  # replaces of a dependency are ignored, so restate them here at the matching published v0.<minor>.<patch>.
+  gomod="$(cd /tmp && go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  [[ -f "$gomod" ]] || die "k8s.io/kubernetes@v$v: go.mod not downloaded"
+  for m in $(sed -n 's#^\s*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$gomod"); do
+    repl+="replace $m => $m v0.${v#1.}"$'\n'
+  done
+  log "kubernetes: $(grep -c '^replace' <<<"$repl") staging modules pinned to v0.${v#1.}"
+  new_module kubernetes "require k8s.io/kubernetes v$v
+$repl"
+  local ld="" p
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=v$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  gobuild "$out/bin" "$ld" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  "$out/bin/kube-apiserver" --version
+}
+
+build_etcd() {
+  local out="$1"
+  # The etcd binary's main lives in the root module go.etcd.io/etcd/v3, whose go.mod replaces its
+  # siblings with local paths (so it cannot be installed from the proxy); its body is etcdmain.Main.
+  new_module etcd "require go.etcd.io/etcd/server/v3 v$ETCD_VERSION"
+  cat >"$WORK/main.go" <<'EOF'
+// Command etcd: the etcd server, as built by upstream's root module main.
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+EOF
+  mkdir -p "$out/bin"
+  (cd "$WORK" && go build -p "$GO_P" -trimpath -ldflags "-s -w" -o "$out/bin/etcd" .)
+  "$out/bin/etcd" --version | head -1
+}
+
+build_kwok() {
+  local out="$1"
+  new_module kwok "require sigs.k8s.io/kwok v$KWOK_VERSION"
+  gobuild "$out/bin" "-X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
+  "$out/bin/kwok" --version 2>&1 | head -1 || true
+}
+
+build_pulumi() {
+  local out="$1" v="$PULUMI_VERSION"
+  new_module pulumi "require (
+	github.com/pulumi/pulumi/pkg/v3 v$v
+	github.com/pulumi/pulumi/sdk/v3 v$v
+)
+
+replace github.com/atotto/clipboard => ${PULUMI_CLIPBOARD_REPLACE/@/ }"
+  gobuild "$out/bin" "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  "$out/bin/pulumi" version
+}
+
+build_pulumi-language-nodejs() {
+  # Upstream's github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 is not served by the
+  # module proxy (any version: 403), so this is the project's own small host (see its folder).
+  local out="$1"
+  WORK="$CACHE/work/pulumi-language-nodejs"
+  rm -rf "$WORK" && mkdir -p "$WORK"
+  cp "$HERE/pulumi-language-nodejs/"*.go "$WORK/"
+  sed "s/@PULUMI_VERSION@/$PULUMI_VERSION/g" "$HERE/pulumi-language-nodejs/go.mod.in" >"$WORK/go.mod"
+  (cd "$WORK" && go build -p "$GO_P" -trimpath -ldflags "-s -w -X main.version=$PULUMI_VERSION" \
+    -o "$out/bin/pulumi-language-nodejs" .)
+}
+
+build_pulumi-kubernetes() {
+  local out="$1" dir
+  new_module pulumi-kubernetes "require (
+	github.com/pulumi/pulumi-kubernetes/provider/v4 $PULUMI_K8S_PROVIDER_MODULE
+	github.com/pulumi/pulumi-kubernetes/sdk/v4 $PULUMI_K8S_SDK_MODULE
+)"
+  # Upstream's main embeds a minified schema generated at release time; the module ships the same
+  # schema as provider/cmd/pulumi-resource-kubernetes/schema.json, so embed that one.
+  dir="$(cd "$WORK" && go mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4@$PULUMI_K8S_PROVIDER_MODULE" |
+    sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  cp "$dir/cmd/pulumi-resource-kubernetes/schema.json" "$dir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" "$WORK/"
+  chmod u+w "$WORK/"*.json
+  cat >"$WORK/main.go" <<'EOF'
+// Command pulumi-resource-kubernetes serves the Kubernetes provider with the schema shipped in its module.
+package main
+
+import (
+	_ "embed"
+
+	"github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/provider"
+	"github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version"
+)
+
+//go:embed schema.json
+var schema []byte
+
+//go:embed terraform-mapping.json
+var terraformMapping []byte
+
+func main() { provider.Serve("kubernetes", version.Version, schema, terraformMapping) }
+EOF
+  mkdir -p "$out/bin"
+  (cd "$WORK" && go build -p "$GO_P" -trimpath \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_K8S_PLUGIN_VERSION" \
+    -o "$out/bin/pulumi-resource-kubernetes" .)
+}
+
+build_command() {
+  die "command: github.com/pulumi/pulumi-command/provider is not served by the module proxy (commit $PULUMI_COMMAND_COMMIT: 403, v$PULUMI_COMMAND_VERSION: 404); see README.md"
+}
+
+# ---- driver -----------------------------------------------------------------------------------
+
+build_one() {
+  local c="$1" out tmp t0 t1 mod0 gc0 secs
+  out="$(dir_of "$c")"
+  if [[ -f "$out/.complete" ]]; then
+    log "$c $(version_of "$c"): cached in $out"
+    return 0
+  fi
+  tmp="$out.partial"
+  rm -rf "$tmp" && mkdir -p "$tmp/bin"
+  mod0="$(du_mb "$GOMODCACHE")"; gc0="$(du_mb "$GOCACHE")"; t0="$(date +%s)"
+  log "$c $(version_of "$c"): building into $out (go $(go env GOVERSION), GOMAXPROCS=$GOMAXPROCS, -p $GO_P)"
+  "build_$c" "$tmp"
+  t1="$(date +%s)"; secs=$((t1 - t0))
+  {
+    echo "component=$c"
+    echo "version=$(version_of "$c")"
+    echo "built_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "go=$(go env GOVERSION)"
+    echo "seconds=$secs"
+    echo "bin_mb=$(du_mb "$tmp/bin")"
+    echo "gomodcache_added_mb=$(($(du_mb "$GOMODCACHE") - mod0))"
+    echo "gocache_added_mb=$(($(du_mb "$GOCACHE") - gc0))"
+  } >"$tmp/build-info"
+  rm -rf "$out" && mv "$tmp" "$out"
+  touch "$out/.complete"
+  log "$c: done in $((secs / 60))m$((secs % 60))s; $(tr '\n' ' ' <"$out/build-info")"
+}
+
+main() {
+  local comps=() c failed=()
+  if [[ "${1:-}" == "--list" ]]; then
+    for c in "${ALL_COMPONENTS[@]}" command; do
+      printf '%-24s %s %s\n' "$c" "$(dir_of "$c")" "$([[ -f "$(dir_of "$c")/.complete" ]] && echo built || echo missing)"
+    done
+    return 0
+  fi
+  if (($#)); then comps=("$@"); else comps=("${ALL_COMPONENTS[@]}"); fi
+  local T0; T0="$(date +%s)"
+  for c in "${comps[@]}"; do
+    version_of "$c" >/dev/null
+    if ! (build_one "$c"); then failed+=("$c"); log "$c: FAILED"; fi
+  done
+  # Plugins into the private PULUMI_HOME, so the engine finds them without downloading anything.
+  if [[ -f "$(dir_of pulumi)/.complete" ]]; then
+    "$HERE/install-plugins.sh" || failed+=("plugin-install")
+  fi
+  log "total $(($(date +%s) - T0))s; cache $CACHE uses $(du_mb "$CACHE") MB"
+  echo "export PATH=\"$("$HERE/env.sh" --path)\""
+  if ((${#failed[@]})); then log "failed: ${failed[*]}"; return 1; fi
+}
+
+main "$@"

@@ -1,0 +1,29 @@
+# Shared by build.sh, env.sh and install-plugins.sh: the pins and where each component is cached.
+# shellcheck shell=bash
+IHP_TOOLCHAIN_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "$IHP_TOOLCHAIN_SRC/versions.env"
+CACHE="${IHP_TOOLCHAIN_DIR:-/var/cache/ingress-haproxy-toolchain}"
+
+# Components in PATH order. `command` is listed by --list but cannot be built (see README.md).
+ALL_COMPONENTS=(kubernetes etcd kwok pulumi pulumi-language-nodejs pulumi-kubernetes)
+
+version_of() {
+  case "$1" in
+    kubernetes) echo "$KUBERNETES_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;;
+    kwok) echo "$KWOK_VERSION" ;;
+    pulumi) echo "$PULUMI_VERSION" ;;
+    # the project's own language host is also keyed by a hash of its source
+    pulumi-language-nodejs)
+      echo "$PULUMI_VERSION-$(cat "$IHP_TOOLCHAIN_SRC/pulumi-language-nodejs/"*.go \
+        "$IHP_TOOLCHAIN_SRC/pulumi-language-nodejs/go.mod.in" | sha256sum | cut -c1-10)" ;;
+    pulumi-kubernetes) echo "$PULUMI_K8S_PLUGIN_VERSION-${PULUMI_K8S_PROVIDER_MODULE##*-}" ;;
+    command) echo "$PULUMI_COMMAND_VERSION" ;;
+    *) echo "unknown toolchain component '$1' (known: ${ALL_COMPONENTS[*]} command)" >&2; return 1 ;;
+  esac
+}
+dir_of() { local v; v="$(version_of "$1")" && echo "$CACHE/$1-$v"; }
+
+# PULUMI_HOME holding the provider plugins installed by install-plugins.sh.
+IHP_PULUMI_HOME="${IHP_PULUMI_HOME:-$CACHE/pulumi-home}"

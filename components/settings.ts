@@ -14,6 +14,17 @@ export type SecretKey = (typeof SECRET_KEYS)[number];
 export const FLAVOURS = ["f5", "community"] as const;
 export const CNIS = ["weave", "calico", "cilium", "flannel", "other"] as const;
 
+const QUOTES_VALUE = { quotesValue: true };
+
+/** An enum whose error lists the choices, for both a missing and a wrong value. */
+function choice<T extends readonly [string, ...string[]]>(values: T, why: string) {
+  return z.enum(values, {
+    errorMap: (issue) => ({
+      message: (issue.code === z.ZodIssueCode.invalid_type && issue.received === "undefined" ? "is required: " : "must be ") + `one of ${values.join(", ")}${why}`,
+    }),
+  });
+}
+
 const ipAddress = z.string().refine((v) => isIP(v) !== 0, {
   message: "is not an IPv4 or IPv6 address; write a bare address such as 192.0.2.11 or 2001:db8::11 (no port, no prefix length)",
 });
@@ -87,6 +98,7 @@ export const haproxySchema = z
     frontendPorts: z
       .object({ http: tcpPort.default(80), https: tcpPort.default(443) })
       .strict()
+      .refine((p) => p.http !== p.https, (p) => ({ params: QUOTES_VALUE, path: ["https"], message: `${p.https} equals frontendPorts.http; use two different ports` }))
       .default({})
       .describe("Ports HAProxy listens on for clients."),
     bindAddresses: z.array(ipAddress).min(1).default(["0.0.0.0"]).describe("Addresses the frontends bind to; 0.0.0.0 and :: mean all."),
@@ -118,9 +130,7 @@ export const haproxySchema = z
 
 export const controllerSchema = z
   .object({
-    flavour: z.enum(FLAVOURS, {
-      errorMap: () => ({ message: `must be one of ${FLAVOURS.join(", ")}: f5 = F5 NGINX Ingress Controller (maintained), community = kubernetes/ingress-nginx (retired March 2026)` }),
-    }).default("f5").describe("Which nginx ingress controller to run."),
+    flavour: choice(FLAVOURS, " (f5 = F5 NGINX Ingress Controller, maintained; community = kubernetes/ingress-nginx, retired March 2026)").default("f5").describe("Which nginx ingress controller to run."),
     image: z.string().min(1).optional().describe("Controller image; defaults to the pinned release of the chosen flavour."),
     ingressClassName: dnsLabel.default("nginx").describe("IngressClass this controller serves."),
     defaultIngressClass: z.boolean().default(false).describe("Mark the IngressClass as the cluster default."),
@@ -151,23 +161,36 @@ export const controllerSchema = z
     terminationGracePeriodSeconds: z.number().int().min(1).max(3600).default(60).describe("Grace period; must exceed preStopSeconds."),
     extraConfig: z.record(z.string()).default({}).describe("Extra nginx-config ConfigMap keys; keys the program manages are refused."),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const managed = Object.keys(flavourProfile(c.flavour).proxyConfig([], "ignore"));
+    for (const key of Object.keys(c.extraConfig))
+      if (managed.includes(key))
+        ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path: ["extraConfig", key], message: `"${key}" is managed by the program (PROXY protocol and trusted addresses); remove it, or use controller.forwardedHeaders for forwarded headers` });
+    if (c.terminationGracePeriodSeconds <= c.preStopSeconds)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path: ["terminationGracePeriodSeconds"], message: `${c.terminationGracePeriodSeconds} must be greater than controller.preStopSeconds (${c.preStopSeconds}) or pods are killed mid-drain` });
+  });
 
 export const settingsSchema = z
   .object({
-    cni: z.enum(CNIS, {
-      errorMap: () => ({ message: `is required and must be one of ${CNIS.join(", ")}; only weave gets the NO_MASQ_LOCAL patch` }),
-    }).describe("The cluster's CNI. `weave` adds NO_MASQ_LOCAL=1 to weave-net."),
+    cni: choice(CNIS, " (only weave gets the NO_MASQ_LOCAL patch)").describe("The cluster's CNI. `weave` adds NO_MASQ_LOCAL=1 to weave-net."),
     namespace: dnsLabel.default("nginx-ingress").describe("Namespace of the controller."),
     serviceName: dnsLabel.default("ingress").describe("Name of the NodePort Service."),
     configMapName: dnsLabel.default("nginx-config").describe("Name of the controller's ConfigMap."),
     nodePorts: z
       .object({ http: nodePort.default(30111), https: nodePort.default(30112) })
       .strict()
+      .refine((p) => p.http !== p.https, (p) => ({ params: QUOTES_VALUE, path: ["https"], message: `${p.https} equals nodePorts.http; give http and https different NodePorts` }))
       .default({})
       .describe("NodePorts of the Service (30000-32767)."),
-    nodes: z.array(nodeSchema).min(1, "must list at least one node ({name, address}); HAProxy needs a backend").describe("Cluster nodes HAProxy sends traffic to."),
-    loadBalancers: z.array(loadBalancerSchema).min(1, "must list at least one load-balancer host ({name, address, hostKey})").describe("HAProxy hosts the config is pushed to over SSH."),
+    nodes: z
+      .array(nodeSchema)
+      .min(1, "must list at least one node ({name, address}); HAProxy needs a backend")
+      .superRefine(uniqueNamesAndAddresses("node", "nodes")).describe("Cluster nodes HAProxy sends traffic to."),
+    loadBalancers: z
+      .array(loadBalancerSchema)
+      .min(1, "must list at least one load-balancer host ({name, address, hostKey})")
+      .superRefine(uniqueNamesAndAddresses("load-balancer host", "loadBalancers")).describe("HAProxy hosts the config is pushed to over SSH."),
     controller: controllerSchema.default({}).describe("The nginx ingress controller."),
     haproxy: haproxySchema.default({}).describe("HAProxy settings."),
     networkPolicy: z
@@ -201,8 +224,8 @@ export const settingsSchema = z
   .superRefine(crossFieldChecks);
 
 export type Settings = z.infer<typeof settingsSchema>;
-export type NodeSettings = Settings["nodes"][number];
-export type LoadBalancerSettings = Settings["loadBalancers"][number];
+export type NodeSettings = z.infer<typeof nodeSchema>;
+export type LoadBalancerSettings = z.infer<typeof loadBalancerSchema>;
 export type Flavour = Settings["controller"]["flavour"];
 
 function isCidr(value: string): boolean {
@@ -212,39 +235,29 @@ function isCidr(value: string): boolean {
   return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-function crossFieldChecks(s: z.infer<z.ZodObject<any>>, ctx: z.RefinementCtx): void {
-  const settings = s as unknown as Settings;
-  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
-
-  reportDuplicates(settings.nodes, (n) => n.name, (i, v) => issue(["nodes", i, "name"], `repeats node name "${v}"; every node needs its own name`));
-  reportDuplicates(settings.nodes, (n) => canonicalIp(n.address), (i, v) => issue(["nodes", i, "address"], `repeats address ${v}; list each node once`));
-  reportDuplicates(settings.loadBalancers, (l) => l.name, (i, v) => issue(["loadBalancers", i, "name"], `repeats load-balancer name "${v}"; every host needs its own name`));
-  reportDuplicates(settings.loadBalancers, (l) => canonicalIp(l.address), (i, v) => issue(["loadBalancers", i, "address"], `repeats address ${v}; list each load-balancer host once`));
-
+function crossFieldChecks(settings: { nodes: NodeSettings[]; loadBalancers: LoadBalancerSettings[] }, ctx: z.RefinementCtx): void {
   const nodeAddresses = new Set(settings.nodes.map((n) => canonicalIp(n.address)));
   settings.loadBalancers.forEach((lb, i) => {
     if (nodeAddresses.has(canonicalIp(lb.address)))
-      issue(["loadBalancers", i, "address"], `${lb.address} is also a node address; a load balancer must be a separate host`);
+      ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path: ["loadBalancers", i, "address"], message: `${lb.address} is also a node address; a load balancer must be a separate host` });
   });
-  if (settings.nodePorts.http === settings.nodePorts.https)
-    issue(["nodePorts", "https"], `equals nodePorts.http (${settings.nodePorts.http}); give http and https different NodePorts`);
-  const fp = settings.haproxy.frontendPorts;
-  if (fp.http === fp.https) issue(["haproxy", "frontendPorts", "https"], `equals frontendPorts.http (${fp.http}); use two different ports`);
-  const c = settings.controller;
-  const managed = Object.keys(flavourProfile(c.flavour).proxyConfig([], "ignore"));
-  for (const key of Object.keys(c.extraConfig))
-    if (managed.includes(key))
-      issue(["controller", "extraConfig", key], `is managed by the program (PROXY protocol and trusted addresses); remove it, use controller.forwardedHeaders for forwarded headers`);
-  if (c.terminationGracePeriodSeconds <= c.preStopSeconds)
-    issue(["controller", "terminationGracePeriodSeconds"], `(${c.terminationGracePeriodSeconds}) must be greater than controller.preStopSeconds (${c.preStopSeconds}) or pods are killed mid-drain`);
 }
 
-function reportDuplicates<T>(items: T[], key: (item: T) => string, report: (index: number, value: string) => void): void {
-  const seen = new Set<string>();
+function uniqueNamesAndAddresses(what: string, listKey: string) {
+  return (items: { name: string; address: string }[], ctx: z.RefinementCtx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path, message });
+    reportDuplicates(items, (n) => n.name, (i, first) => issue([i, "name"], `"${items[i].name}" is already the name of ${listKey}[${first}]; every ${what} needs its own name`));
+    reportDuplicates(items, (n) => canonicalIp(n.address), (i, first) => issue([i, "address"], `${items[i].address} is the same address as ${listKey}[${first}] (${items[first].address}); list each ${what} once`));
+  };
+}
+
+function reportDuplicates<T>(items: T[], key: (item: T) => string, report: (index: number, firstIndex: number) => void): void {
+  const seen = new Map<string, number>();
   items.forEach((item, i) => {
     const k = key(item);
-    if (seen.has(k)) report(i, k);
-    seen.add(k);
+    const first = seen.get(k);
+    if (first !== undefined) report(i, first);
+    else seen.set(k, i);
   });
 }
 
@@ -282,27 +295,26 @@ export type SecretPresence = Partial<Record<SecretKey, boolean>>;
 export function parseSettings(raw: Record<string, unknown>, secrets: SecretPresence): Settings {
   const problems: SettingsProblem[] = [];
   const plain = { ...raw };
+  const present = { ...secrets };
   for (const key of SECRET_KEYS) {
     if (key in plain) {
       delete plain[key];
       if (!secrets[key]) problems.push({ path: configPath([key]), message: "must be set as a secret: `pulumi config set --secret " + key + " ...`" });
+      present[key] = true;
     }
   }
   const result = settingsSchema.safeParse(plain);
-  if (!result.success) {
-    for (const i of result.error.issues) problems.push({ path: configPath(i.path), message: describeIssue(i, plain) });
-  } else {
-    problems.push(...secretProblems(result.data, secrets));
-  }
+  if (!result.success) problems.push(...result.error.issues.flatMap((i) => describeIssue(i, plain)));
+  problems.push(...secretProblems(valueAt(plain, ["haproxy", "stats", "enabled"]) === true, present));
   if (problems.length) throw new SettingsError(problems);
   return (result as { data: Settings }).data;
 }
 
-function secretProblems(settings: Settings, secrets: SecretPresence): SettingsProblem[] {
+function secretProblems(statsEnabled: boolean, secrets: SecretPresence): SettingsProblem[] {
   const problems: SettingsProblem[] = [];
   if (!secrets.sshPrivateKey)
-    problems.push({ path: configPath(["sshPrivateKey"]), message: "is required: the SSH private key for the load-balancer hosts, `pulumi config set --secret sshPrivateKey < key` (use `cat key | pulumi config set --secret sshPrivateKey`)" });
-  if (settings.haproxy.stats.enabled && !secrets.statsPassword)
+    problems.push({ path: configPath(["sshPrivateKey"]), message: "is required: the SSH private key for the load-balancer hosts; set it with `cat KEYFILE | pulumi config set --secret sshPrivateKey`" });
+  if (statsEnabled && !secrets.statsPassword)
     problems.push({ path: configPath(["statsPassword"]), message: "is required when haproxy.stats.enabled is true: `pulumi config set --secret statsPassword <password>`" });
   return problems;
 }
@@ -311,13 +323,16 @@ function configPath(path: (string | number)[]): string {
   return CONFIG_NAMESPACE + ":" + path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${p}` : p)).join("");
 }
 
-function describeIssue(issue: z.ZodIssue, raw: Record<string, unknown>): string {
+function describeIssue(issue: z.ZodIssue, raw: Record<string, unknown>): SettingsProblem[] {
   if (issue.code === z.ZodIssueCode.unrecognized_keys)
-    return `unknown setting${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against README "Configuration"`;
-  if (issue.code === z.ZodIssueCode.invalid_type && issue.received === "undefined") return issue.message === "Required" ? "is required" : issue.message;
-  const value = valueAt(raw, issue.path);
+    return issue.keys.map((key) => ({ path: configPath([...issue.path, key]), message: `is not a setting; check the spelling against README "Configuration"` }));
+  const path = configPath(issue.path);
+  if (issue.code === z.ZodIssueCode.invalid_type && issue.received === "undefined")
+    return [{ path, message: issue.message === "Required" ? "is required" : issue.message }];
+  // Cross-field messages quote their own values.
+  const value = issue.code === z.ZodIssueCode.custom && issue.params?.quotesValue ? undefined : valueAt(raw, issue.path);
   const shown = typeof value === "string" || typeof value === "number" ? `${JSON.stringify(value)} ` : "";
-  return shown + issue.message;
+  return [{ path, message: shown + issue.message }];
 }
 
 function valueAt(root: unknown, path: (string | number)[]): unknown {

@@ -92,6 +92,15 @@ build_kwok() {
   local out="$1"
   new_module kwok "require sigs.k8s.io/kwok v$KWOK_VERSION"
   gobuild "$out/bin" "-X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
+  # The kwok controller needs Stage objects (what happens to nodes and pods). Keep upstream's "fast"
+  # set from the same module version: nodes become Ready and keep a lease, pods become Ready at once.
+  local dir s
+  dir="$(cd "$WORK" && go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+  mkdir -p "$out/share"
+  for s in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    printf -- '---\n' && cat "$dir/kustomize/stage/$s.yaml"
+  done >"$out/share/stages.yaml"
   "$out/bin/kwok" --version 2>&1 | head -1 || true
 }
 

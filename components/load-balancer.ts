@@ -1,0 +1,63 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { sha256 } from "./controller/manifests";
+import { renderHaproxyConfig } from "./haproxy/config";
+import { pushCommand, restoreCommand } from "./haproxy/push-script";
+import type { LoadBalancerSettings, Settings } from "./settings";
+
+export interface LoadBalancerSecrets {
+  /** SSH private key for the load-balancer hosts (secret config `sshPrivateKey`). */
+  readonly sshPrivateKey: pulumi.Input<string>;
+  /** Stats page password (secret config `statsPassword`), only with haproxy.stats.enabled. */
+  readonly statsPassword?: pulumi.Input<string>;
+}
+
+export interface HaproxyLoadBalancerArgs {
+  /** Validated stack settings (see components/settings.ts). */
+  readonly settings: Settings;
+  /** The host this component pushes to. */
+  readonly loadBalancer: LoadBalancerSettings;
+  readonly secrets: LoadBalancerSecrets;
+}
+
+/**
+ * Renders haproxy.cfg for one load-balancer host and pushes it over SSH (pinned host key) with the
+ * validate / lock / backup / swap / reload / verify / roll-back script. It changes only when the
+ * rendered config changes; its output is the config's sha256, which the drift check compares.
+ */
+export class HaproxyLoadBalancer extends pulumi.ComponentResource {
+  public readonly configSha256: pulumi.Output<string>;
+
+  constructor(name: string, args: HaproxyLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ingress-haproxy:haproxy:HaproxyLoadBalancer", name, {}, opts);
+    const { settings: s, loadBalancer: lb, secrets } = args;
+    // With stats on, the config carries the stats credentials: it stays secret end to end.
+    const config: pulumi.Output<string> = s.haproxy.stats.enabled
+      ? pulumi.secret(secrets.statsPassword ?? "").apply((password) => renderHaproxyConfig(s, lb, { statsPassword: password }))
+      : pulumi.output(renderHaproxyConfig(s, lb));
+    this.configSha256 = pulumi.unsecret(config.apply(sha256));
+
+    new command.remote.Command(
+      `${name}-push`,
+      {
+        connection: {
+          host: lb.address,
+          port: lb.sshPort,
+          user: lb.user,
+          privateKey: pulumi.secret(secrets.sshPrivateKey),
+          hostKey: lb.hostKey,
+          dialErrorLimit: 3,
+          perDialTimeout: 10,
+        },
+        create: pushCommand(s, lb),
+        delete: restoreCommand(s, lb),
+        stdin: config,
+        // The script prints status lines and hashes only, never the config.
+        logging: "stdoutAndStderr",
+      },
+      // Destroy (restore) must run before a replacement pushes again, never after it.
+      { parent: this, additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true },
+    );
+    this.registerOutputs({ configSha256: this.configSha256 });
+  }
+}

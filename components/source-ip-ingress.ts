@@ -1,0 +1,72 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { backends } from "./backends";
+import { IngressController } from "./controller/ingress-controller";
+import { namespaceManifest } from "./controller/manifests";
+import { NodePortService } from "./controller/node-port-service";
+import { ProxyProtocolConfig } from "./controller/proxy-protocol-config";
+import { HaproxyLoadBalancer, LoadBalancerSecrets } from "./load-balancer";
+import type { Settings } from "./settings";
+import { WeaveNoMasqLocal } from "./weave/weave-no-masq-local";
+
+export interface SourceIpIngressArgs {
+  /** Validated stack settings (see components/settings.ts). */
+  readonly settings: Settings;
+  /** Secrets from Pulumi secret config; they stay secret in state and never reach logs. */
+  readonly secrets: LoadBalancerSecrets;
+}
+
+export interface LoadBalancerOutput {
+  address: string;
+  configPath: string;
+  configSha256: string;
+}
+
+/**
+ * Everything between a client and the ingress controller: the controller DaemonSet, its PROXY-protocol
+ * ConfigMap, the NodePort Service (policy Local) and NetworkPolicy, the weave patch when the CNI is
+ * weave, and the HAProxy config pushed to every load-balancer host.
+ */
+export class SourceIpIngress extends pulumi.ComponentResource {
+  public readonly namespace: pulumi.Output<string>;
+  public readonly serviceName: pulumi.Output<string>;
+  public readonly nodePorts: pulumi.Output<{ http: number; https: number }>;
+  public readonly backends: pulumi.Output<{ http: string[]; https: string[] }>;
+  public readonly loadBalancers: pulumi.Output<Record<string, LoadBalancerOutput>>;
+
+  constructor(name: string, args: SourceIpIngressArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("ingress-haproxy:index:SourceIpIngress", name, {}, opts);
+    const s = args.settings;
+    const { apiVersion: _a, kind: _k, ...nsArgs } = namespaceManifest(s);
+    const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, nsArgs, { parent: this });
+    const inNamespace = { parent: this, dependsOn: [namespace] };
+
+    const config = new ProxyProtocolConfig(`${name}-config`, { settings: s }, inNamespace);
+    // The controller reads its ConfigMap at start: create it first.
+    const controller = new IngressController(`${name}-controller`, { settings: s }, { parent: this, dependsOn: [namespace, config] });
+    const service = new NodePortService(`${name}-service`, { settings: s }, inNamespace);
+    const weave = s.cni === "weave" ? [new WeaveNoMasqLocal(`${name}-weave`, { settings: s }, { parent: this })] : [];
+
+    // Switch the load balancers only once the new backends exist (and, under weave, keep source IPs).
+    const lbs = s.loadBalancers.map(
+      (lb) => new HaproxyLoadBalancer(`${name}-lb-${lb.name}`, { settings: s, loadBalancer: lb, secrets: args.secrets }, { parent: this, dependsOn: [controller, service, ...weave] }),
+    );
+
+    this.namespace = pulumi.output(s.namespace);
+    this.serviceName = pulumi.output(s.serviceName);
+    this.nodePorts = service.nodePorts;
+    this.backends = pulumi.output(backends(s));
+    this.loadBalancers = pulumi
+      .all(lbs.map((lb) => lb.configSha256))
+      .apply((hashes) =>
+        Object.fromEntries(s.loadBalancers.map((lb, i) => [lb.name, { address: lb.address, configPath: lb.configPath, configSha256: hashes[i] }])),
+      );
+    this.registerOutputs({
+      namespace: this.namespace,
+      serviceName: this.serviceName,
+      nodePorts: this.nodePorts,
+      backends: this.backends,
+      loadBalancers: this.loadBalancers,
+    });
+  }
+}

@@ -1,0 +1,23 @@
+// Reads this stack's config, validates all of it before anything is created, builds the top
+// component and exports what platform teams read back: NodePorts, backends and what each LB got.
+import * as pulumi from "@pulumi/pulumi";
+import { SourceIpIngress } from "./components/source-ip-ingress";
+import { settingsFromStackConfig } from "./components/stack-config";
+
+const runtime = pulumi.runtime as typeof pulumi.runtime & { isConfigSecret?: (key: string) => boolean };
+const settings = settingsFromStackConfig(pulumi.runtime.allConfig(), (key) => runtime.isConfigSecret?.(key) ?? true);
+
+const config = new pulumi.Config();
+const ingress = new SourceIpIngress("ingress", {
+  settings,
+  secrets: {
+    sshPrivateKey: config.requireSecret("sshPrivateKey"),
+    statsPassword: settings.haproxy.stats.enabled ? config.requireSecret("statsPassword") : undefined,
+  },
+});
+
+export const namespace = ingress.namespace;
+export const serviceName = ingress.serviceName;
+export const nodePorts = ingress.nodePorts;
+export const backends = ingress.backends;
+export const loadBalancers = ingress.loadBalancers;

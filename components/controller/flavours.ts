@@ -33,7 +33,8 @@ export interface FlavourProfile {
 const READ = ["get", "list", "watch"];
 
 const sharedClusterRules: PolicyRule[] = [
-  { apiGroups: [""], resources: ["configmaps", "endpoints", "pods", "secrets", "namespaces", "nodes"], verbs: ["list", "watch"] },
+  { apiGroups: [""], resources: ["configmaps", "endpoints", "pods", "secrets"], verbs: ["list", "watch"] },
+  { apiGroups: [""], resources: ["namespaces", "nodes"], verbs: READ },
   { apiGroups: [""], resources: ["services"], verbs: READ },
   { apiGroups: [""], resources: ["events"], verbs: ["create", "patch"] },
   { apiGroups: ["networking.k8s.io"], resources: ["ingresses", "ingressclasses"], verbs: READ },
@@ -42,7 +43,10 @@ const sharedClusterRules: PolicyRule[] = [
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["list", "watch"] },
 ];
 
+// In its own namespace the controller reads its pod (to publish status) and its ConfigMap, and holds
+// the leader-election lease that serialises Ingress status updates.
 const leaseRules = (leaseName: string): PolicyRule[] => [
+  { apiGroups: [""], resources: ["pods", "configmaps", "secrets", "services", "endpoints"], verbs: ["get"] },
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "update"], resourceNames: [leaseName] },
   { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
 ];

@@ -1,0 +1,175 @@
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { describe, expect, it } from "vitest";
+import {
+  configMapData,
+  controllerManifests,
+  daemonSetManifest,
+  networkPolicyManifest,
+  serviceManifest,
+} from "../../components/controller/manifests";
+import { weavePatchManifest } from "../../components/weave/patch";
+import { devRaw, settingsOf } from "../fixtures/settings";
+import { expectGolden } from "../fixtures/golden";
+
+const GOLDEN = join(__dirname, "..", "golden");
+const dev = () => settingsOf(devRaw());
+const community = () => settingsOf({ ...devRaw(), controller: { flavour: "community" } });
+const twoLbs = (flavour: string) =>
+  settingsOf({
+    ...devRaw(),
+    controller: { flavour },
+    loadBalancers: [
+      { name: "lb-1", address: "198.51.100.10", hostKey: devRaw().loadBalancers[0].hostKey },
+      { name: "lb-2", address: "2001:db8::10", hostKey: devRaw().loadBalancers[0].hostKey },
+    ],
+  });
+
+describe("nginx-config keys, exactly, per flavour", () => {
+  it("f5: PROXY protocol on, address from the PROXY header, only the LBs trusted", () => {
+    expect(configMapData(twoLbs("f5"))).toEqual({
+      "proxy-protocol": "True",
+      "real-ip-header": "proxy_protocol",
+      "real-ip-recursive": "False",
+      "set-real-ip-from": "198.51.100.10/32,2001:db8::10/128",
+    });
+  });
+  it("community: the seed's use-proxy-protocol with forwarded headers NOT trusted and proxy-real-ip-cidr = LBs", () => {
+    expect(configMapData(twoLbs("community"))).toEqual({
+      "compute-full-forwarded-for": "false",
+      "proxy-real-ip-cidr": "198.51.100.10/32,2001:db8::10/128",
+      "use-forwarded-headers": "false",
+      "use-proxy-protocol": "true",
+    });
+  });
+  it("forwardedHeaders: trust is the seed's behaviour, only when asked for", () => {
+    const raw = devRaw();
+    raw.controller = { flavour: "community", forwardedHeaders: "trust" };
+    expect(configMapData(settingsOf(raw))).toEqual({
+      "compute-full-forwarded-for": "true",
+      "proxy-real-ip-cidr": "198.51.100.10/32",
+      "use-forwarded-headers": "true",
+      "use-proxy-protocol": "true",
+    });
+    raw.controller = { flavour: "f5", forwardedHeaders: "trust" };
+    expect(configMapData(settingsOf(raw))).toEqual({
+      "proxy-protocol": "True",
+      "real-ip-header": "X-Forwarded-For",
+      "real-ip-recursive": "True",
+      "set-real-ip-from": "198.51.100.10/32",
+    });
+  });
+  it("extraConfig is kept beside the managed keys, sorted", () => {
+    const raw = devRaw();
+    raw.controller = { flavour: "f5", extraConfig: { "worker-processes": "2", "client-max-body-size": "5m" } };
+    expect(Object.keys(configMapData(settingsOf(raw)))).toEqual([
+      "client-max-body-size",
+      "proxy-protocol",
+      "real-ip-header",
+      "real-ip-recursive",
+      "set-real-ip-from",
+      "worker-processes",
+    ]);
+  });
+});
+
+describe("Service, DaemonSet and NetworkPolicy", () => {
+  it("Service is NodePort 30111/30112, policy Local, selecting exactly the controller pods", () => {
+    const svc = serviceManifest(dev()) as any;
+    expect(svc.metadata.name).toBe("ingress");
+    expect(svc.metadata.namespace).toBe("nginx-ingress");
+    expect(svc.spec).toEqual({
+      type: "NodePort",
+      externalTrafficPolicy: "Local",
+      selector: { "app.kubernetes.io/name": "nginx-ingress", "app.kubernetes.io/component": "controller" },
+      ports: [
+        { name: "http", port: 80, targetPort: "http", nodePort: 30111, protocol: "TCP" },
+        { name: "https", port: 443, targetPort: "https", nodePort: 30112, protocol: "TCP" },
+      ],
+    });
+    const ds = daemonSetManifest(dev()) as any;
+    expect(ds.spec.selector.matchLabels).toEqual(svc.spec.selector);
+    expect(ds.spec.template.metadata.labels).toMatchObject(svc.spec.selector);
+  });
+  it("DaemonSet never leaves a node without a ready pod and runs non-root with only NET_BIND_SERVICE", () => {
+    const ds = daemonSetManifest(dev()) as any;
+    expect(ds.spec.updateStrategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    const c = ds.spec.template.spec.containers[0];
+    expect(c.image).toBe("nginx/nginx-ingress:5.5.4");
+    expect(c.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 101,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] },
+    });
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/nginx-ready", port: 8081, scheme: "HTTP" });
+    expect(c.lifecycle.preStop.exec.command).toEqual(["sleep", "15"]);
+    expect(ds.spec.template.spec.terminationGracePeriodSeconds).toBe(60);
+    expect(c.resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" } });
+  });
+  it("a ConfigMap change changes the pod template (rolls the pods), nothing else does", () => {
+    const a = daemonSetManifest(dev()) as any;
+    const moreNodes = devRaw();
+    moreNodes.nodes.push({ name: "node-4", address: "192.0.2.14" });
+    expect(daemonSetManifest(settingsOf(moreNodes))).toEqual(a);
+    const otherLb = devRaw();
+    otherLb.loadBalancers[0].address = "198.51.100.20";
+    expect((daemonSetManifest(settingsOf(otherLb)) as any).spec.template.metadata.annotations["ingress-haproxy/config-sha256"]).not.toBe(
+      a.spec.template.metadata.annotations["ingress-haproxy/config-sha256"],
+    );
+  });
+  it("NetworkPolicy admits only the LBs (plus extraSources) to the traffic ports, probe port open", () => {
+    const raw = devRaw();
+    raw.networkPolicy = { extraSources: ["203.0.113.0/24"] };
+    expect((networkPolicyManifest(settingsOf(raw)) as any).spec).toEqual({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "nginx-ingress", "app.kubernetes.io/component": "controller" } },
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          from: [{ ipBlock: { cidr: "198.51.100.10/32" } }, { ipBlock: { cidr: "203.0.113.0/24" } }],
+          ports: [
+            { protocol: "TCP", port: "http" },
+            { protocol: "TCP", port: "https" },
+          ],
+        },
+        { ports: [{ protocol: "TCP", port: 8081 }] },
+      ],
+    });
+    const off = devRaw();
+    off.networkPolicy = { enabled: false };
+    expect(controllerManifests(settingsOf(off)).map((m) => m.kind)).not.toContain("NetworkPolicy");
+  });
+  it("weave patch adds exactly NO_MASQ_LOCAL=1 to the container named weave, with patchForce", () => {
+    expect(weavePatchManifest(dev())).toEqual({
+      apiVersion: "apps/v1",
+      kind: "DaemonSet",
+      metadata: { name: "weave-net", namespace: "kube-system", annotations: { "pulumi.com/patchForce": "true" } },
+      spec: { template: { spec: { containers: [{ name: "weave", env: [{ name: "NO_MASQ_LOCAL", value: "1" }] }] } } },
+    });
+  });
+});
+
+describe("golden manifests", () => {
+  it.each([
+    ["dev-f5", dev],
+    ["dev-community", community],
+  ])("%s", (name, settings) => {
+    const s = settings();
+    const objects = [...controllerManifests(s), weavePatchManifest(s)];
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "Namespace/nginx-ingress",
+      "ConfigMap/nginx-config",
+      "ServiceAccount/nginx-ingress",
+      "ClusterRole/nginx-ingress-nginx-ingress",
+      "ClusterRoleBinding/nginx-ingress-nginx-ingress",
+      "Role/nginx-ingress",
+      "RoleBinding/nginx-ingress",
+      "IngressClass/nginx",
+      "DaemonSet/nginx-ingress",
+      "Service/ingress",
+      "NetworkPolicy/nginx-ingress-proxy-sources",
+      "DaemonSet/weave-net",
+    ]);
+    expectGolden(join(GOLDEN, `manifests-${name}.yaml`), objects.map((o) => stringify(o)).join("---\n"));
+  });
+});

@@ -17,7 +17,11 @@ stop_one() {
   pid="$(cat "$CLUSTER_DIR/pids/$name.pid")"
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do # 10 s
-    kill -0 "$pid" 2>/dev/null || { clog "stopped $name ($pid)"; return 0; }
+    # gone, or a zombie waiting for its new parent to reap it: stopped either way
+    if ! kill -0 "$pid" 2>/dev/null || [[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" == Z ]]; then
+      clog "stopped $name ($pid)"
+      return 0
+    fi
     sleep 0.1
   done
   kill -KILL "$pid" 2>/dev/null || true

@@ -210,10 +210,12 @@ node_ips_kept || fail "node InternalIPs are not ${NODE_IPS[*]}"
 wait_for "serviceaccount kube-system/default" 60 kc -n kube-system get serviceaccount default ||
   fail "the serviceaccount controller did not run"
 kc apply -f "$IHP_CLUSTER_SRC/fixtures/weave-net.yaml" >/dev/null || fail "could not apply the weave-net fixture"
+# available = ready for minReadySeconds (5 s in the manifest)
 weave_ready() {
-  [[ "$(kc -n kube-system get daemonset weave-net -o jsonpath='{.status.numberReady}')" == "${#NODE_NAMES[@]}" ]]
+  [[ "$(kc -n kube-system get daemonset weave-net -o jsonpath='{.status.numberReady}/{.status.numberAvailable}')" \
+    == "${#NODE_NAMES[@]}/${#NODE_NAMES[@]}" ]]
 }
-wait_for "daemonset kube-system/weave-net ${#NODE_NAMES[@]}/${#NODE_NAMES[@]} ready" 90 weave_ready ||
+wait_for "daemonset kube-system/weave-net ${#NODE_NAMES[@]}/${#NODE_NAMES[@]} ready and available" 90 weave_ready ||
   fail "weave-net pods did not become ready"
 
 touch "$CLUSTER_DIR/ready"

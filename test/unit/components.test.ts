@@ -1,0 +1,96 @@
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { devRaw, settingsOf } from "../fixtures/settings";
+import { installMocks, recorded, registeredSorted, settled, valueOf } from "../fixtures/mocks";
+
+// Mocks first, then the code under test (static imports would be hoisted above setMocks).
+let controllerModule: typeof import("../../components/controller/ingress-controller");
+let configModule: typeof import("../../components/controller/proxy-protocol-config");
+let serviceModule: typeof import("../../components/controller/node-port-service");
+let weaveModule: typeof import("../../components/weave/weave-no-masq-local");
+
+beforeAll(async () => {
+  await installMocks();
+  controllerModule = await import("../../components/controller/ingress-controller");
+  configModule = await import("../../components/controller/proxy-protocol-config");
+  serviceModule = await import("../../components/controller/node-port-service");
+  weaveModule = await import("../../components/weave/weave-no-masq-local");
+});
+beforeEach(() => {
+  recorded.length = 0;
+});
+
+
+describe("thin components register exactly their resources", () => {
+  it("IngressController: RBAC, IngressClass and the DaemonSet", async () => {
+    const c = new controllerModule.IngressController("ingress-controller", { settings: settingsOf(devRaw()) });
+    expect(await valueOf(c.daemonSetName)).toBe("nginx-ingress");
+    expect(await registeredSorted()).toEqual([
+      "ingress-haproxy:controller:IngressController ingress-controller",
+      "kubernetes:apps/v1:DaemonSet ingress-controller-daemonset-nginx-ingress",
+      "kubernetes:core/v1:ServiceAccount ingress-controller-serviceaccount-nginx-ingress",
+      "kubernetes:networking.k8s.io/v1:IngressClass ingress-controller-ingressclass-nginx",
+      "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole ingress-controller-clusterrole-nginx-ingress-nginx-ingress",
+      "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding ingress-controller-clusterrolebinding-nginx-ingress-nginx-ingress",
+      "kubernetes:rbac.authorization.k8s.io/v1:Role ingress-controller-role-nginx-ingress",
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding ingress-controller-rolebinding-nginx-ingress",
+    ]);
+    const ds = recorded.find((r) => r.type === "kubernetes:apps/v1:DaemonSet")!;
+    expect(ds.inputs.metadata).toEqual({
+      name: "nginx-ingress",
+      namespace: "nginx-ingress",
+      labels: {
+        "app.kubernetes.io/name": "nginx-ingress",
+        "app.kubernetes.io/component": "controller",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "app.kubernetes.io/part-of": "ingress-haproxy",
+      },
+    });
+    expect(ds.inputs.spec.template.spec.containers[0].args).toEqual([
+      "-nginx-configmaps=$(POD_NAMESPACE)/nginx-config",
+      "-ingress-class=nginx",
+      "-enable-custom-resources=false",
+      "-health-status",
+      "-health-status-uri=/nginx-health",
+      "-ready-status",
+      "-ready-status-port=8081",
+      "-enable-leader-election",
+      "-leader-election-lock-name=nginx-ingress-leader",
+    ]);
+  });
+
+  it("ProxyProtocolConfig: the nginx-config ConfigMap with the LBs as trusted sources", async () => {
+    const c = new configModule.ProxyProtocolConfig("ingress-config", { settings: settingsOf(devRaw()) });
+    expect(await valueOf(c.data)).toEqual({
+      "proxy-protocol": "True",
+      "real-ip-header": "proxy_protocol",
+      "real-ip-recursive": "False",
+      "set-real-ip-from": "198.51.100.10/32",
+    });
+    expect(await registeredSorted()).toEqual([
+      "ingress-haproxy:controller:ProxyProtocolConfig ingress-config",
+      "kubernetes:core/v1:ConfigMap ingress-config-configmap-nginx-config",
+    ]);
+  });
+
+  it("NodePortService: Service and NetworkPolicy, or only the Service when the policy is off", async () => {
+    const on = new serviceModule.NodePortService("ingress-service", { settings: settingsOf(devRaw()) });
+    expect(await valueOf(on.nodePorts)).toEqual({ http: 30111, https: 30112 });
+    expect(await registeredSorted()).toEqual([
+      "ingress-haproxy:controller:NodePortService ingress-service",
+      "kubernetes:core/v1:Service ingress-service-service-ingress",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy ingress-service-networkpolicy-nginx-ingress-proxy-sources",
+    ]);
+    await settled();
+    recorded.length = 0;
+    new serviceModule.NodePortService("ingress-service2", { settings: settingsOf({ ...devRaw(), networkPolicy: { enabled: false }, nodePorts: { http: 31000, https: 31001 } }) });
+        expect(await registeredSorted()).toEqual(["ingress-haproxy:controller:NodePortService ingress-service2", "kubernetes:core/v1:Service ingress-service2-service-ingress"]);
+    expect(recorded[1].inputs.spec.ports.map((p: any) => p.nodePort)).toEqual([31000, 31001]);
+  });
+
+  it("WeaveNoMasqLocal: one DaemonSetPatch on kube-system/weave-net", async () => {
+    new weaveModule.WeaveNoMasqLocal("ingress-weave", { settings: settingsOf(devRaw()) });
+        expect(await registeredSorted()).toEqual(["ingress-haproxy:weave:WeaveNoMasqLocal ingress-weave", "kubernetes:apps/v1:DaemonSetPatch ingress-weave-weave-net"]);
+    expect(recorded[1].inputs.metadata).toEqual({ name: "weave-net", namespace: "kube-system", annotations: { "pulumi.com/patchForce": "true" } });
+    expect(recorded[1].inputs.spec.template.spec.containers).toEqual([{ name: "weave", env: [{ name: "NO_MASQ_LOCAL", value: "1" }] }]);
+  });
+});

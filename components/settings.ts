@@ -96,7 +96,7 @@ export const healthCheckSchema = z
 export const haproxySchema = z
   .object({
     frontendPorts: z
-      .object({ http: tcpPort.default(80), https: tcpPort.default(443) })
+      .object({ http: tcpPort.default(80).describe("Client-facing http port."), https: tcpPort.default(443).describe("Client-facing https port (TCP passthrough).") })
       .strict()
       .refine((p) => p.http !== p.https, (p) => ({ params: QUOTES_VALUE, path: ["https"], message: `${p.https} equals frontendPorts.http; use two different ports` }))
       .default({})
@@ -107,9 +107,9 @@ export const haproxySchema = z
     healthCheck: healthCheckSchema.default({}).describe("HTTP health checks against the controller's health endpoint on the http NodePort."),
     timeouts: z
       .object({
-        connectMs: z.number().int().min(100).default(5000),
-        clientMs: z.number().int().min(1000).default(60000),
-        serverMs: z.number().int().min(1000).default(60000),
+        connectMs: z.number().int().min(100).default(5000).describe("timeout connect (ms)."),
+        clientMs: z.number().int().min(1000).default(60000).describe("timeout client (ms)."),
+        serverMs: z.number().int().min(1000).default(60000).describe("timeout server (ms)."),
       })
       .strict()
       .default({})
@@ -117,10 +117,10 @@ export const haproxySchema = z
     maxconn: z.number().int().min(1).default(20000).describe("Global maxconn."),
     stats: z
       .object({
-        enabled: z.boolean().default(false),
-        address: ipAddress.default("127.0.0.1"),
-        port: tcpPort.default(8404),
-        user: z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "may hold only letters, digits, '.', '_' and '-'" }).default("stats"),
+        enabled: z.boolean().default(false).describe("Serve the stats page."),
+        address: ipAddress.default("127.0.0.1").describe("Address the stats page binds to (loopback: reach it through SSH)."),
+        port: tcpPort.default(8404).describe("Stats port."),
+        user: z.string().regex(/^[A-Za-z0-9_.-]+$/, { message: "may hold only letters, digits, '.', '_' and '-'" }).default("stats").describe("Stats user name."),
       })
       .strict()
       .default({})
@@ -137,8 +137,8 @@ export const controllerSchema = z
     forwardedHeaders: z.enum(["ignore", "trust"]).default("ignore").describe("`ignore` (safe): the client address comes only from the PROXY header. `trust` is the seed's use-forwarded-headers/compute-full-forwarded-for: any client can spoof its address with X-Forwarded-For."),
     resources: z
       .object({
-        requests: z.object({ cpu: quantity.default("100m"), memory: quantity.default("128Mi") }).strict().default({}),
-        limits: z.object({ memory: quantity.optional() }).strict().default({}),
+        requests: z.object({ cpu: quantity.default("100m").describe("CPU request."), memory: quantity.default("128Mi").describe("Memory request.") }).strict().default({}),
+        limits: z.object({ memory: quantity.optional().describe("Memory limit (no CPU limit: throttling adds latency).") }).strict().default({}),
       })
       .strict()
       .default({})
@@ -178,7 +178,7 @@ export const settingsSchema = z
     serviceName: dnsLabel.default("ingress").describe("Name of the NodePort Service."),
     configMapName: dnsLabel.default("nginx-config").describe("Name of the controller's ConfigMap."),
     nodePorts: z
-      .object({ http: nodePort.default(30111), https: nodePort.default(30112) })
+      .object({ http: nodePort.default(30111).describe("NodePort for http (HAProxy health checks go here too)."), https: nodePort.default(30112).describe("NodePort for https (TLS passes through to the controller).") })
       .strict()
       .refine((p) => p.http !== p.https, (p) => ({ params: QUOTES_VALUE, path: ["https"], message: `${p.https} equals nodePorts.http; give http and https different NodePorts` }))
       .default({})
@@ -195,26 +195,26 @@ export const settingsSchema = z
     haproxy: haproxySchema.default({}).describe("HAProxy settings."),
     networkPolicy: z
       .object({
-        enabled: z.boolean().default(true),
-        extraSources: z.array(cidr).default([]),
+        enabled: z.boolean().default(true).describe("Create the NetworkPolicy."),
+        extraSources: z.array(cidr).default([]).describe("More CIDRs allowed to reach the controller ports (e.g. in-cluster clients)."),
       })
       .strict()
       .default({})
       .describe("Only the load balancers (plus extraSources) may reach the controller's traffic ports, so nobody else can forge a PROXY header."),
     weave: z
       .object({
-        namespace: dnsLabel.default("kube-system"),
-        daemonSetName: dnsLabel.default("weave-net"),
-        containerName: dnsLabel.default("weave"),
+        namespace: dnsLabel.default("kube-system").describe("weave-net's namespace."),
+        daemonSetName: dnsLabel.default("weave-net").describe("weave-net's DaemonSet."),
+        containerName: dnsLabel.default("weave").describe("Container that gets NO_MASQ_LOCAL=1 (matched by name)."),
       })
       .strict()
       .default({})
       .describe("Where weave-net lives (only with cni: weave)."),
     push: z
       .object({
-        lockTimeoutSeconds: z.number().int().min(1).max(600).default(60),
-        verifyTimeoutSeconds: z.number().int().min(1).max(300).default(15),
-        onDestroy: z.enum(["restore", "leave"]).default("restore"),
+        lockTimeoutSeconds: z.number().int().min(1).max(600).default(60).describe("How long a push waits for another push on the same host."),
+        verifyTimeoutSeconds: z.number().int().min(1).max(300).default(15).describe("How long a push waits for a new HAProxy worker after the reload before rolling back."),
+        onDestroy: z.enum(["restore", "leave"]).default("restore").describe("`restore`: destroy puts back the config found before the first push; `leave`: keep the last pushed config."),
       })
       .strict()
       .default({})

@@ -13,6 +13,8 @@ export type SecretKey = (typeof SECRET_KEYS)[number];
 
 export const FLAVOURS = ["f5", "community"] as const;
 export const CNIS = ["weave", "calico", "cilium", "flannel", "other"] as const;
+/** Kinds `adopt` can take over: what a manual (kubectl) install of the seed may already have. */
+export const ADOPTABLE_KINDS = ["Namespace", "ConfigMap", "Service", "ServiceAccount", "IngressClass"] as const;
 
 const QUOTES_VALUE = { quotesValue: true };
 
@@ -219,6 +221,18 @@ export const settingsSchema = z
       .strict()
       .default({})
       .describe("Push behaviour: lock wait, post-reload verification window, and what `pulumi destroy` does to haproxy.cfg."),
+    adopt: z
+      .object({
+        objects: z
+          .array(choice(ADOPTABLE_KINDS, " (the objects a manual setup may already have, by their configured names)"))
+          .min(1, "must name at least one kind to adopt, e.g. [Namespace, ConfigMap, Service]; or remove `adopt`")
+          .default(["Namespace", "ConfigMap", "Service"])
+          .describe("Kinds of existing objects to take over by their configured names: they get `pulumi.com/patchForce` so the first `pulumi up` overwrites kubectl's fields instead of failing on a conflict."),
+        retainOnDelete: z.boolean().default(true).describe("`pulumi destroy` leaves the adopted objects in the cluster (they existed before Pulumi)."),
+      })
+      .strict()
+      .optional()
+      .describe("Take over a hand-made setup (the seed's kubectl objects) in place, without delete/recreate; see docs/migrating.md."),
   })
   .strict()
   .superRefine(crossFieldChecks);

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { adoptionOptions, isAdopted } from "./adopt";
 import { backends } from "./backends";
 import { IngressController } from "./controller/ingress-controller";
 import { namespaceManifest } from "./controller/manifests";
@@ -35,7 +36,8 @@ export class SourceIpIngress extends pulumi.ComponentResource {
   public readonly loadBalancers: pulumi.Output<Record<string, LoadBalancerOutput>>;
 
   constructor(name: string, args: SourceIpIngressArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("ingress-haproxy:index:SourceIpIngress", name, {}, opts);
+    // With `adopt`, objects made by hand are taken over in place (components/adopt.ts).
+    super("ingress-haproxy:index:SourceIpIngress", name, {}, adoptionOptions(args.settings, opts));
     const s = args.settings;
     const { apiVersion: _a, kind: _k, ...nsArgs } = namespaceManifest(s);
     const namespace = new k8s.core.v1.Namespace(`${name}-namespace`, nsArgs, { parent: this });
@@ -44,7 +46,9 @@ export class SourceIpIngress extends pulumi.ComponentResource {
     const config = new ProxyProtocolConfig(`${name}-config`, { settings: s }, inNamespace);
     // The controller reads its ConfigMap at start: create it first.
     const controller = new IngressController(`${name}-controller`, { settings: s }, { parent: this, dependsOn: [namespace, config] });
-    const service = new NodePortService(`${name}-service`, { settings: s }, inNamespace);
+    // An adopted Service switches its selector to the new pods at once: wait until they are ready.
+    const adoptsService = isAdopted(s, "Service", s.serviceName, s.namespace);
+    const service = new NodePortService(`${name}-service`, { settings: s }, adoptsService ? { parent: this, dependsOn: [namespace, controller] } : inNamespace);
     const weave = s.cni === "weave" ? [new WeaveNoMasqLocal(`${name}-weave`, { settings: s }, { parent: this })] : [];
 
     // Switch the load balancers only once the new backends exist (and, under weave, keep source IPs).

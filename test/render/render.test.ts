@@ -1,0 +1,274 @@
+// `npm run render -- <stack>` as users run it: a real process on the real stack files, into temp folders.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import YAML from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sha256 } from "../../components/controller/manifests";
+import { renderHaproxyConfig } from "../../components/haproxy/config";
+import { readStackConfig, validate } from "../../scripts/render";
+
+const ROOT = resolve(__dirname, "../..");
+const TSX = join(ROOT, "node_modules/.bin/tsx");
+let tmp: string;
+
+function render(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(TSX, ["scripts/render.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Every file under `dir`, relative, sorted. */
+function listFiles(dir: string, prefix = ""): string[] {
+  return readdirSync(dir)
+    .flatMap((e) => (statSync(join(dir, e)).isDirectory() ? listFiles(join(dir, e), `${prefix}${e}/`) : [`${prefix}${e}`]))
+    .sort();
+}
+
+function contents(dir: string): Record<string, string> {
+  return Object.fromEntries(listFiles(dir).map((f) => [f, readFileSync(join(dir, f), "utf8")]));
+}
+
+const yamlOf = (dir: string, file: string) => YAML.parse(readFileSync(join(dir, file), "utf8"));
+const stackSettings = (stack: string) => validate(readStackConfig(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8"), stack)).settings;
+
+const K8S_FILES = [
+  "00-namespace-nginx-ingress.yaml",
+  "10-configmap-nginx-config.yaml",
+  "20-serviceaccount-nginx-ingress.yaml",
+  "21-clusterrole-nginx-ingress-nginx-ingress.yaml",
+  "22-clusterrolebinding-nginx-ingress-nginx-ingress.yaml",
+  "23-role-nginx-ingress.yaml",
+  "24-rolebinding-nginx-ingress.yaml",
+  "30-ingressclass-nginx.yaml",
+  "40-daemonset-nginx-ingress.yaml",
+  "50-service-ingress.yaml",
+  "60-networkpolicy-nginx-ingress-proxy-sources.yaml",
+];
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "render-test-"));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("render dev", () => {
+  let out: string;
+  let run: ReturnType<typeof render>;
+  beforeAll(() => {
+    out = join(tmp, "dev");
+    run = render("dev", "--out", out);
+  });
+
+  it("exits 0 and writes exactly the objects, the weave patch, one haproxy.cfg and the checksums", () => {
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(listFiles(out)).toEqual([".ingress-haproxy-render", ...K8S_FILES, "70-daemonsetpatch-weave-net.yaml", "SHA256SUMS", "lb/lb-1/haproxy.cfg"]);
+  });
+
+  it("every manifest file holds the object its name says, with the header comment", () => {
+    for (const f of K8S_FILES) {
+      const text = readFileSync(join(out, f), "utf8");
+      expect(text.startsWith("# ")).toBe(true);
+      const m = YAML.parse(text);
+      expect(f).toBe(`${f.slice(0, 2)}-${m.kind.toLowerCase()}-${m.metadata.name}.yaml`);
+    }
+  });
+
+  it("key contents: ConfigMap trusts only the LB, Service is Local on the seed's NodePorts, weave patch owns one env var", () => {
+    expect(yamlOf(out, "10-configmap-nginx-config.yaml").data).toEqual({
+      "proxy-protocol": "True",
+      "real-ip-header": "proxy_protocol",
+      "real-ip-recursive": "False",
+      "set-real-ip-from": "198.51.100.10/32",
+    });
+    const svc = yamlOf(out, "50-service-ingress.yaml");
+    expect(svc.metadata.annotations).toBeUndefined();
+    expect(svc.spec).toEqual({
+      type: "NodePort",
+      externalTrafficPolicy: "Local",
+      selector: { "app.kubernetes.io/name": "nginx-ingress", "app.kubernetes.io/component": "controller" },
+      ports: [
+        { name: "http", port: 80, targetPort: "http", nodePort: 30111, protocol: "TCP" },
+        { name: "https", port: 443, targetPort: "https", nodePort: 30112, protocol: "TCP" },
+      ],
+    });
+    expect(yamlOf(out, "70-daemonsetpatch-weave-net.yaml")).toEqual({
+      apiVersion: "apps/v1",
+      kind: "DaemonSet",
+      metadata: { name: "weave-net", namespace: "kube-system", annotations: { "pulumi.com/patchForce": "true" } },
+      spec: { template: { spec: { containers: [{ name: "weave", env: [{ name: "NO_MASQ_LOCAL", value: "1" }] }] } } },
+    });
+    expect(yamlOf(out, "40-daemonset-nginx-ingress.yaml").spec.updateStrategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  });
+
+  it("haproxy.cfg is byte-for-byte what the program pushes, and the summary shows its sha256", () => {
+    const s = stackSettings("dev");
+    const cfg = readFileSync(join(out, "lb/lb-1/haproxy.cfg"), "utf8");
+    expect(cfg).toBe(renderHaproxyConfig(s, s.loadBalancers[0]));
+    expect(cfg).toContain("    server node-3 192.0.2.13:30112 send-proxy check port 30111 check-send-proxy\n");
+    expect(run.stdout).toContain(`\n  lb-1 198.51.100.10 lb/lb-1/haproxy.cfg sha256 ${sha256(cfg)}\n`);
+  });
+
+  it("summary: counts, weave patch, backends, and the secret the stack still lacks", () => {
+    const lines = run.stdout.split("\n");
+    expect(lines[0]).toBe(`Rendered stack dev (Pulumi.dev.yaml) into ${out}: 13 files + SHA256SUMS`);
+    expect(lines[1]).toMatch(/^Kubernetes objects \(11\): Namespace nginx-ingress, ConfigMap nginx-ingress\/nginx-config, /);
+    expect(lines.slice(2, 5)).toEqual([
+      "Weave patch: DaemonSet kube-system/weave-net gets NO_MASQ_LOCAL=1",
+      "Backends (3 nodes): http 192.0.2.11:30111 192.0.2.12:30111 192.0.2.13:30111",
+      "                    https 192.0.2.11:30112 192.0.2.12:30112 192.0.2.13:30112",
+    ]);
+    expect(lines.filter((l) => l.startsWith("Missing secret:"))).toEqual([
+      "Missing secret: ingress-haproxy:sshPrivateKey is not in Pulumi.dev.yaml; render does not need it, `pulumi preview`/`up` do: pulumi config set --secret sshPrivateKey ... --stack dev",
+    ]);
+    expect(lines.filter((l) => l.startsWith("Placeholder:"))).toEqual([]);
+  });
+
+  it("SHA256SUMS lists every rendered file with its sha256", () => {
+    const files = contents(out);
+    const expected = Object.keys(files)
+      .filter((f) => f !== "SHA256SUMS" && f !== ".ingress-haproxy-render")
+      .sort()
+      .map((f) => `${sha256(files[f])}  ${f}\n`)
+      .join("");
+    expect(files["SHA256SUMS"]).toBe(expected);
+  });
+});
+
+describe("render prod", () => {
+  let out: string;
+  let run: ReturnType<typeof render>;
+  beforeAll(() => {
+    out = join(tmp, "prod");
+    run = render("prod", "--out", out);
+  });
+
+  it("exits 0 with two LB configs and no weave patch (calico)", () => {
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(listFiles(out)).toEqual([".ingress-haproxy-render", ...K8S_FILES, "SHA256SUMS", "lb/lb-a/haproxy.cfg", "lb/lb-b/haproxy.cfg"]);
+  });
+
+  it("community ConfigMap trusts both LBs and ignores forwarded headers; six backends per LB", () => {
+    expect(yamlOf(out, "10-configmap-nginx-config.yaml").data).toEqual({
+      "compute-full-forwarded-for": "false",
+      "proxy-real-ip-cidr": "198.51.100.21/32,198.51.100.22/32",
+      "use-forwarded-headers": "false",
+      "use-proxy-protocol": "true",
+    });
+    expect(yamlOf(out, "30-ingressclass-nginx.yaml").metadata.annotations).toEqual({ "ingressclass.kubernetes.io/is-default-class": "true" });
+    const np = yamlOf(out, "60-networkpolicy-nginx-ingress-proxy-sources.yaml");
+    expect(np.spec.ingress[0].from).toEqual([{ ipBlock: { cidr: "198.51.100.21/32" } }, { ipBlock: { cidr: "198.51.100.22/32" } }]);
+    const cfg = readFileSync(join(out, "lb/lb-b/haproxy.cfg"), "utf8");
+    expect(cfg.split("\n").filter((l) => l.startsWith("    server "))).toHaveLength(12);
+    expect(cfg).toContain("    balance leastconn\n");
+  });
+
+  it("the stats password is a marked placeholder, never a hash of anything", () => {
+    for (const lb of ["lb-a", "lb-b"]) {
+      const cfg = readFileSync(join(out, `lb/${lb}/haproxy.cfg`), "utf8");
+      expect(cfg).toContain(
+        "\nuserlist stats-users\n" +
+          "    # statsPassword is a secret: `npm run render` shows a placeholder; `pulumi up` pushes the real line.\n" +
+          "    user ops password <SECRET-NOT-RENDERED:statsPassword>\n",
+      );
+      expect(cfg).not.toContain("$6$");
+      expect(cfg).not.toContain("render-stand-in");
+    }
+    expect(run.stdout.split("\n").filter((l) => l.startsWith("Placeholder:") || l.startsWith("Missing secret:"))).toEqual([
+      "Placeholder: lb/lb-a/haproxy.cfg holds <SECRET-NOT-RENDERED:statsPassword> instead of the secret statsPassword; its sha256 differs from the pushed file's (stack output loadBalancers.*.configSha256).",
+      "Placeholder: lb/lb-b/haproxy.cfg holds <SECRET-NOT-RENDERED:statsPassword> instead of the secret statsPassword; its sha256 differs from the pushed file's (stack output loadBalancers.*.configSha256).",
+      ...(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8").includes("ingress-haproxy:sshPrivateKey:")
+        ? []
+        : ["Missing secret: ingress-haproxy:sshPrivateKey is not in Pulumi.prod.yaml; render does not need it, `pulumi preview`/`up` do: pulumi config set --secret sshPrivateKey ... --stack prod"]),
+      ...(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8").includes("ingress-haproxy:statsPassword:")
+        ? []
+        : ["Missing secret: ingress-haproxy:statsPassword is not in Pulumi.prod.yaml; render does not need it, `pulumi preview`/`up` do: pulumi config set --secret statsPassword ... --stack prod"]),
+    ]);
+  });
+});
+
+describe("determinism", () => {
+  it("two runs into different folders, and a re-run into the same folder, are byte-identical", () => {
+    for (const stack of ["dev", "prod"]) {
+      const a = join(tmp, `${stack}-a`);
+      const b = join(tmp, `${stack}-b`);
+      expect(render(stack, "--out", a).status).toBe(0);
+      expect(render(stack, "--out", b).status).toBe(0);
+      const first = contents(a);
+      expect(contents(b)).toEqual(first);
+      // A stale file from an older render is removed; the rest is rewritten identically.
+      writeFileSync(join(a, "99-stale.yaml"), "stale\n");
+      expect(render(stack, "--out", a).status).toBe(0);
+      expect(contents(a)).toEqual(first);
+    }
+  });
+});
+
+describe("stack file variants and bad input", () => {
+  const stackFile = (name: string, text: string) => {
+    const f = join(tmp, name);
+    writeFileSync(f, text);
+    return f;
+  };
+
+  it("an invalid stack file exits 1 with the SettingsError message and writes nothing", () => {
+    const dev = readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8");
+    const file = stackFile("Pulumi.bad.yaml", dev.replace("http: 30111", "http: 29999").replace("address: 192.0.2.12", "address: 192.0.2.300"));
+    const out = join(tmp, "bad-out");
+    const r = render("bad", "--config-file", file, "--out", out);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(
+      "Invalid stack configuration (2 problems); nothing was created or pushed:\n" +
+        "  - ingress-haproxy:nodePorts.http: 29999 is below the NodePort range; choose a port between 30000 and 32767\n" +
+        '  - ingress-haproxy:nodes[1].address: "192.0.2.300" is not an IPv4 or IPv6 address; write a bare address such as 192.0.2.11 or 2001:db8::11 (no port, no prefix length)\n' +
+        "Set values with `pulumi config set --path 'ingress-haproxy:<path>' <value>` (add --secret for secrets) and see README \"Configuration\".\n",
+    );
+    expect(() => statSync(out)).toThrow(/ENOENT/);
+  });
+
+  it("a secret written in plain text exits 1", () => {
+    const file = stackFile("Pulumi.plain.yaml", readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") + "  ingress-haproxy:sshPrivateKey: not-encrypted\n");
+    const r = render("plain", "--config-file", file, "--out", join(tmp, "plain-out"));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      "Invalid stack configuration (1 problem); nothing was created or pushed:\n" +
+        "  - ingress-haproxy:sshPrivateKey: must be set as a secret: `pulumi config set --secret sshPrivateKey ...`\n" +
+        "Set values with `pulumi config set --path 'ingress-haproxy:<path>' <value>` (add --secret for secrets) and see README \"Configuration\".\n",
+    );
+  });
+
+  it("a `secure:` value counts as the secret being set", () => {
+    const file = stackFile("Pulumi.sec.yaml", readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") + "  ingress-haproxy:sshPrivateKey:\n    secure: v1:AAAA:BBBB\n");
+    const r = render("sec", "--config-file", file, "--out", join(tmp, "sec-out"));
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toContain("Missing secret");
+  });
+
+  it("adopt: the adopted objects carry patchForce, and the summary names them", () => {
+    const file = stackFile("Pulumi.adopt.yaml", readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") + "  ingress-haproxy:adopt: {}\n");
+    const out = join(tmp, "adopt-out");
+    const r = render("adopt", "--config-file", file, "--out", out);
+    expect(r.status).toBe(0);
+    const annotated = K8S_FILES.filter((f) => yamlOf(out, f).metadata.annotations?.["pulumi.com/patchForce"] === "true");
+    expect(annotated).toEqual(["00-namespace-nginx-ingress.yaml", "10-configmap-nginx-config.yaml", "50-service-ingress.yaml"]);
+    expect(r.stdout).toContain("\nAdopted in place (pulumi.com/patchForce, kept on destroy): Namespace nginx-ingress, ConfigMap nginx-ingress/nginx-config, Service nginx-ingress/ingress\n");
+  });
+
+  it("usage errors exit 2: no stack, unknown stack, a folder render did not make", () => {
+    expect(render()).toMatchObject({ status: 2, stderr: "render: usage: npm run render -- <stack> [--out DIR] [--config-file FILE]\n" });
+    expect(render("nosuch", "--out", join(tmp, "x"))).toMatchObject({
+      status: 2,
+      stderr: `render: no stack file ${join(ROOT, "Pulumi.nosuch.yaml")}; create it with \`pulumi stack init nosuch\` or pass --config-file\n`,
+    });
+    const foreign = join(tmp, "foreign");
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, "keep.txt"), "mine\n");
+    expect(render("dev", "--out", foreign)).toMatchObject({
+      status: 2,
+      stderr: `render: refusing to write into ${foreign}: it is not empty and was not made by render (no .ingress-haproxy-render); choose another --out\n`,
+    });
+    expect(readFileSync(join(foreign, "keep.txt"), "utf8")).toBe("mine\n");
+  });
+});

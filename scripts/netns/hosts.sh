@@ -87,7 +87,7 @@ do_down() {
   if [[ -d $DIR ]]; then
     for p in /proc/[0-9]*; do
       p=${p#/proc/}
-      tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- " $DIR/" && pids+=("$p")
+      tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- " $DIR/" && pids+=("$p")
     done
   fi
   kill_pids "${pids[@]}"
@@ -163,6 +163,8 @@ do_up() {
       lb)
         ip netns exec "$ns" /usr/sbin/sshd -f "$DIR/$name/sshd_config" -E "$DIR/$name/sshd.log" 9>&- ||
           die "sshd failed on $name: $(tail -n 5 "$DIR/$name/sshd.log" 2>/dev/null)"
+        # This machine's open-files hard limit (20000 here) caps maxconn: the test stack sets
+        # haproxy.maxconn 4096 (the default 20000 passes `haproxy -c` and then fails every reload).
         ip netns exec "$ns" haproxy -W -D -p "$DIR/$name/haproxy.pid" -S "$DIR/$name/haproxy-master.sock" \
           -f "$DIR/$name/haproxy.cfg" 9>&- || die "haproxy failed to start on $name"
         ;;

@@ -89,6 +89,9 @@ export function testStackConfig(dir: string, hostKeys: Record<string, string>, h
       // Short checks keep the tier fast: a node is out after inter x fall = 1 s.
       healthCheck: { interMs: 500, fall: 2, rise: 1 },
       timeouts: { connectMs: 1000, clientMs: 10000, serverMs: 10000 },
+      // HAProxy needs ~2 x maxconn open files; this machine's hard limit is 20000, so the default
+      // maxconn 20000 passes `haproxy -c` and then fails every reload.
+      maxconn: 4096,
       ...haproxyOverrides,
     },
     push: { lockTimeoutSeconds: 30, verifyTimeoutSeconds: 10 },

@@ -178,12 +178,6 @@ describe("render prod", () => {
     expect(run.stdout.split("\n").filter((l) => l.startsWith("Placeholder:") || l.startsWith("Missing secret:"))).toEqual([
       "Placeholder: lb/lb-a/haproxy.cfg holds <SECRET-NOT-RENDERED:statsPassword> instead of the secret statsPassword; its sha256 differs from the pushed file's (stack output loadBalancers.*.configSha256).",
       "Placeholder: lb/lb-b/haproxy.cfg holds <SECRET-NOT-RENDERED:statsPassword> instead of the secret statsPassword; its sha256 differs from the pushed file's (stack output loadBalancers.*.configSha256).",
-      ...(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8").includes("ingress-haproxy:sshPrivateKey:")
-        ? []
-        : ["Missing secret: ingress-haproxy:sshPrivateKey is not in Pulumi.prod.yaml; render does not need it, `pulumi preview`/`up` do: pulumi config set --secret sshPrivateKey ... --stack prod"]),
-      ...(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8").includes("ingress-haproxy:statsPassword:")
-        ? []
-        : ["Missing secret: ingress-haproxy:statsPassword is not in Pulumi.prod.yaml; render does not need it, `pulumi preview`/`up` do: pulumi config set --secret statsPassword ... --stack prod"]),
     ]);
   });
 });

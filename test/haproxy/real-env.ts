@@ -19,7 +19,7 @@ const createdDirs: string[] = [];
 
 /** A fresh temp dir; removeTempDirs() deletes every one made so far. */
 export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `ihp-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `ihp-haproxy-${prefix}-`));
   createdDirs.push(dir);
   return dir;
 }
@@ -109,10 +109,10 @@ export function listenerPids(address: string, port: number): number[] {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = probe();
+    const v = await probe();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(100);

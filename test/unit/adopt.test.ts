@@ -200,3 +200,36 @@ describe("adoption through the component tree (mocks)", () => {
     expect(r.get("ingress-service-service-ingress")!.inputs.metadata.annotations).toBeUndefined();
   });
 });
+
+describe("SourceIpIngress with adopt (mocks)", () => {
+  const build = async (raw: Record<string, any>) => {
+    const { SourceIpIngress } = await import("../../components/source-ip-ingress");
+    const ingress = new SourceIpIngress("ingress", { settings: settingsOf(raw), secrets: { sshPrivateKey: "key" } });
+    await new Promise((resolve) => ingress.loadBalancers.apply(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return new Map(registered.map((r) => [r.name, r]));
+  };
+
+  it("an adopted Service waits for the controller (its new pods) before switching the selector", async () => {
+    const r = await build({ ...devRaw(), adopt: {} });
+    // dependsOn a component means every resource in it, down to the DaemonSet (which the provider awaits).
+    expect(r.get("ingress-service")!.dependencies).toEqual([
+      "ingress-namespace",
+      "ingress-controller-serviceaccount-nginx-ingress",
+      "ingress-controller-clusterrole-nginx-ingress-nginx-ingress",
+      "ingress-controller-clusterrolebinding-nginx-ingress-nginx-ingress",
+      "ingress-controller-role-nginx-ingress",
+      "ingress-controller-rolebinding-nginx-ingress",
+      "ingress-controller-ingressclass-nginx",
+      "ingress-controller-daemonset-nginx-ingress",
+    ]);
+    expect(r.get("ingress-service-service-ingress")!.retainOnDelete).toBe(true);
+    expect(r.get("ingress-namespace")!.inputs.metadata.annotations).toEqual(PATCH_FORCE);
+  });
+
+  it("without adopt the Service depends on the namespace only", async () => {
+    const r = await build(devRaw());
+    expect(r.get("ingress-service")!.dependencies).toEqual(["ingress-namespace"]);
+    expect([...r.values()].filter((x) => x.retainOnDelete).map((x) => x.name)).toEqual([]);
+  });
+});

@@ -255,7 +255,7 @@ running() {
       master=$(master_pid)
       [[ -n $master && -n $(workers_of "$master") ]]
       ;;
-    command) bash -c "$VERIFY_COMMAND" > /dev/null 2>&1 ;;
+    command) bash -c "$VERIFY_COMMAND" > /dev/null 2>&1 9>&- ;;
     *) return 0 ;;
   esac
 }
@@ -276,7 +276,8 @@ REASON=""
 reload_and_verify() {
   local out rc deadline master w
   snapshot
-  if out=$(bash -c "$RELOAD_COMMAND" 2>&1); then rc=0; else rc=$?; fi
+  # 9>&-: a daemon the command starts must not inherit (and hold) the push lock.
+  if out=$(bash -c "$RELOAD_COMMAND" 2>&1 9>&-); then rc=0; else rc=$?; fi
   [[ -n $out ]] && printf '%s\n' "$out" >&2
   if ((rc != 0)); then
     REASON="reload command failed (exit $rc): $(tail -n 1 <<< "$out")"
@@ -305,7 +306,7 @@ reload_and_verify() {
       ;;
     command)
       while (( $(now_ms) < deadline )); do
-        if bash -c "$VERIFY_COMMAND" > /dev/null 2>&1; then return 0; fi
+        if bash -c "$VERIFY_COMMAND" > /dev/null 2>&1 9>&-; then return 0; fi
         sleep 0.5
       done
       REASON="verify command did not succeed within \${VERIFY_TIMEOUT}s"

@@ -333,6 +333,19 @@ describe("generic params (as keepalived will use them)", () => {
     expect(readFileSync(`${dir}/reloads`, "utf8")).toBe("reloaded\n");
   });
 
+  it("a daemon started by the reload command does not keep the push lock", async () => {
+    const dir = tempDir("generic");
+    const p = params(dir, { reloadCommand: `sleep 30 > /dev/null 2>&1 & echo $! > ${dir}/daemon.pid` });
+    const first = run(p, "push", "ok 1\n");
+    expect(first.code, first.stderr).toBe(0);
+    const daemon = Number(readFileSync(`${dir}/daemon.pid`, "utf8").trim());
+    cleanups.push(() => stopPid(daemon));
+    expect(isAlive(daemon)).toBe(true);
+    const second = run(p, "push", "ok 2\n");
+    expect({ code: second.code, err: second.stderr }).toEqual({ code: 0, err: "" });
+    expect(readFileSync(`${dir}/test.conf`, "utf8")).toBe("ok 2\n");
+  });
+
   it("command verification that never passes: rolls back to the previous file", () => {
     const dir = tempDir("generic");
     writeFileSync(`${dir}/test.conf`, "ok old\n");

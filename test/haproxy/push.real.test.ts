@@ -208,7 +208,7 @@ describe("push against a real master-worker haproxy", () => {
     const live = env.render();
     const master = boot(env, live);
     const workers = childrenOf(master);
-    const holder: ChildProcess = spawn("flock", [`${env.cfgPath}.lock`, "sleep", "30"], { stdio: "ignore" });
+    const holder: ChildProcess = spawn("flock", ["--no-fork", `${env.cfgPath}.lock`, "sleep", "30"], { stdio: "ignore" });
     cleanups.push(() => stopPid(holder.pid));
     await waitFor("lock holder", () => existsSync(`${env.cfgPath}.lock`) && runShell(`flock -n ${env.cfgPath}.lock true`).code === 1);
     const r = push(env, env.render(v2));
@@ -335,11 +335,13 @@ describe("generic params (as keepalived will use them)", () => {
 
   it("a daemon started by the reload command does not keep the push lock", async () => {
     const dir = tempDir("generic");
-    const p = params(dir, { reloadCommand: `sleep 30 > /dev/null 2>&1 & echo $! > ${dir}/daemon.pid` });
+    const p = params(dir, { reloadCommand: `sleep 30 > /dev/null 2>&1 & echo $! >> ${dir}/daemon.pids` });
+    cleanups.push(async () => {
+      for (const pid of readFileSync(`${dir}/daemon.pids`, "utf8").trim().split("\n")) await stopPid(Number(pid));
+    });
     const first = run(p, "push", "ok 1\n");
     expect(first.code, first.stderr).toBe(0);
-    const daemon = Number(readFileSync(`${dir}/daemon.pid`, "utf8").trim());
-    cleanups.push(() => stopPid(daemon));
+    const daemon = Number(readFileSync(`${dir}/daemon.pids`, "utf8").trim());
     expect(isAlive(daemon)).toBe(true);
     const second = run(p, "push", "ok 2\n");
     expect({ code: second.code, err: second.stderr }).toEqual({ code: 0, err: "" });

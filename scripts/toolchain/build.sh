@@ -3,6 +3,7 @@
 #
 #   scripts/toolchain/build.sh [component ...]     # default: all buildable components
 #   scripts/toolchain/build.sh --list              # components and their cache folders
+#   scripts/toolchain/build.sh --prune             # drop other versions and Go's build cache (~12 GB)
 #
 # Each component goes to ${IHP_TOOLCHAIN_DIR:-/var/cache/ingress-haproxy-toolchain}/<component>-<version>/bin
 # and is reused while that folder carries a .complete marker: changing one pin rebuilds that component only.
@@ -162,7 +163,7 @@ func main() { provider.Serve("kubernetes", version.Version, schema, terraformMap
 EOF
   mkdir -p "$out/bin"
   (cd "$WORK" && go build -p "$GO_P" -trimpath \
-    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_K8S_PLUGIN_VERSION" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_K8S_REPORTED_VERSION" \
     -o "$out/bin/pulumi-resource-kubernetes" .)
 }
 
@@ -171,6 +172,15 @@ build_command() {
 }
 
 # ---- driver -----------------------------------------------------------------------------------
+
+binaries_of() {
+  case "$1" in
+    kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+    pulumi-kubernetes) echo pulumi-resource-kubernetes ;;
+    command) echo pulumi-resource-command ;;
+    *) echo "$1" ;;
+  esac
+}
 
 build_one() {
   local c="$1" out tmp t0 t1 mod0 gc0 secs
@@ -184,6 +194,10 @@ build_one() {
   mod0="$(du_mb "$GOMODCACHE")"; gc0="$(du_mb "$GOCACHE")"; t0="$(date +%s)"
   log "$c $(version_of "$c"): building into $out (go $(go env GOVERSION), GOMAXPROCS=$GOMAXPROCS, -p $GO_P)"
   "build_$c" "$tmp"
+  local b
+  for b in $(binaries_of "$c"); do
+    [[ -x "$tmp/bin/$b" ]] || die "$c: $b was not built"
+  done
   t1="$(date +%s)"; secs=$((t1 - t0))
   {
     echo "component=$c"
@@ -208,11 +222,29 @@ main() {
     done
     return 0
   fi
+  if [[ "${1:-}" == "--prune" ]]; then
+    # Frees disk after a build: component folders of other versions, scratch modules and Go's build
+    # cache (the biggest part). The module cache stays, so a later rebuild compiles but downloads nothing.
+    local keep d
+    for d in "$CACHE"/*/; do
+      d="${d%/}"
+      case "$(basename "$d")" in go | pulumi-home) continue ;; esac
+      keep=false
+      for c in "${ALL_COMPONENTS[@]}" command; do [[ "$d" == "$(dir_of "$c")" ]] && keep=true; done
+      $keep || { log "removing $d"; rm -rf "$d"; }
+    done
+    log "removing Go's build cache $GOCACHE ($(du_mb "$GOCACHE") MB)"
+    go clean -cache
+    log "cache $CACHE now uses $(du_mb "$CACHE") MB"
+    return 0
+  fi
   if (($#)); then comps=("$@"); else comps=("${ALL_COMPONENTS[@]}"); fi
   local T0; T0="$(date +%s)"
   for c in "${comps[@]}"; do
     version_of "$c" >/dev/null
-    if ! (build_one "$c"); then failed+=("$c"); log "$c: FAILED"; fi
+    # In the background and waited for: a subshell in an `if` would run with `set -e` switched off.
+    (build_one "$c") &
+    if ! wait $!; then failed+=("$c"); log "$c: FAILED"; fi
   done
   # Plugins into the private PULUMI_HOME, so the engine finds them without downloading anything.
   if [[ -f "$(dir_of pulumi)/.complete" ]]; then

@@ -18,7 +18,7 @@ version_of() {
     pulumi-language-nodejs)
       echo "$PULUMI_VERSION-$(cat "$IHP_TOOLCHAIN_SRC/pulumi-language-nodejs/"*.go \
         "$IHP_TOOLCHAIN_SRC/pulumi-language-nodejs/go.mod.in" | sha256sum | cut -c1-10)" ;;
-    pulumi-kubernetes) echo "$PULUMI_K8S_PLUGIN_VERSION-${PULUMI_K8S_PROVIDER_MODULE##*-}" ;;
+    pulumi-kubernetes) echo "$PULUMI_K8S_PLUGIN_VERSION-${PULUMI_K8S_PROVIDER_MODULE##*-}-sdk$PULUMI_K8S_SDK_MODULE-$(sha256sum <<<"$PULUMI_K8S_REPORTED_VERSION" | cut -c1-6)" ;;
     command) echo "$PULUMI_COMMAND_VERSION" ;;
     *) echo "unknown toolchain component '$1' (known: ${ALL_COMPONENTS[*]} command)" >&2; return 1 ;;
   esac

@@ -139,7 +139,13 @@ func (h *nodeHost) GetRequiredPlugins(
 	if err != nil {
 		return nil, err
 	}
-	return &pulumirpc.GetRequiredPluginsResponse{Plugins: deps}, nil
+	plugins := make([]*pulumirpc.PluginDependency, 0, len(deps))
+	for _, d := range deps {
+		plugins = append(plugins, &pulumirpc.PluginDependency{
+			Name: d.GetName(), Kind: d.GetKind(), Version: d.GetVersion(), Server: d.GetServer(),
+		})
+	}
+	return &pulumirpc.GetRequiredPluginsResponse{Plugins: plugins}, nil
 }
 
 // findUp returns dir/name or the nearest such entry in a parent of dir.

@@ -116,7 +116,7 @@ export const haproxySchema = z
       .strict()
       .default({})
       .describe("HAProxy connect/client/server timeouts in milliseconds."),
-    maxconn: z.number().int().min(1).default(20000).describe("Global maxconn."),
+    maxconn: z.number().int().min(1).optional().describe("Global maxconn. Unset: HAProxy derives it from the host's open-file limit; a value the limit cannot hold (2 fds per connection) fails the reload and the push rolls back."),
     stats: z
       .object({
         enabled: z.boolean().default(false).describe("Serve the stats page."),

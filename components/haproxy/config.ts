@@ -71,7 +71,7 @@ export function renderHaproxyConfig(settings: Settings, lb: LoadBalancerSettings
   section("global", [
     "master-worker",
     `pidfile ${lb.pidFile}`,
-    `maxconn ${h.maxconn}`,
+    ...(h.maxconn === undefined ? [] : [`maxconn ${h.maxconn}`]),
     "log /dev/log local0",
     "user haproxy",
     "group haproxy",

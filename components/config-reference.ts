@@ -66,3 +66,14 @@ const SECRET_DOCS: Record<(typeof SECRET_KEYS)[number], string> = {
   statsPassword: "HAProxy stats password; required when `haproxy.stats.enabled`.",
   vrrpPassword: "keepalived VRRP authentication secret; required with `keepalived`.",
 };
+
+const START = "<!-- config-reference:start -->\n";
+const END = "<!-- config-reference:end -->";
+
+/** `markdown` with the generated table between the config-reference markers. */
+export function withReference(markdown: string): string {
+  const start = markdown.indexOf(START);
+  const end = markdown.indexOf(END);
+  if (start < 0 || end < start) throw new Error("README.md lacks the config-reference markers");
+  return markdown.slice(0, start + START.length) + configReferenceMarkdown() + markdown.slice(end);
+}

@@ -40,6 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- 1. pulumi ----
+ihp_private_pulumi_home "$WORK/pulumi-home"
 export PULUMI_CONFIG_PASSPHRASE=smoke-test-passphrase
 export PULUMI_BACKEND_URL="file://$WORK/state"
 mkdir -p "$WORK/state"

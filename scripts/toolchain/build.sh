@@ -15,14 +15,14 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
-export GOMODCACHE="${IHP_GOMODCACHE:-$CACHE/go/mod}"
-export GOCACHE="${IHP_GOCACHE:-$CACHE/go/build}"
+export GOMODCACHE="${IHP_GOMODCACHE:-$IHP_CACHE/go/mod}"
+export GOCACHE="${IHP_GOCACHE:-$IHP_CACHE/go/build}"
 export GOFLAGS="-mod=mod -buildvcs=false"
 export GOTOOLCHAIN=local            # never fetch another Go: the machine's go (>= 1.26) builds all of this
 export CGO_ENABLED=0                # static binaries, no C toolchain needed
 export GOMAXPROCS="${IHP_GOMAXPROCS:-2}"
 GO_P="${IHP_GO_P:-2}"               # go build -p: packages compiled at once (2 cores here)
-mkdir -p "$CACHE" "$GOMODCACHE" "$GOCACHE"
+mkdir -p "$IHP_CACHE" "$GOMODCACHE" "$GOCACHE"
 
 log() { printf '[toolchain %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -32,7 +32,7 @@ du_mb() { du -sm "$1" 2>/dev/null | cut -f1 || echo 0; }
 # A scratch module: go.mod with the given body, in $WORK (recreated for each build).
 new_module() {
   local name="$1" body="$2"
-  WORK="$CACHE/work/$name"
+  WORK="$IHP_CACHE/work/$name"
   rm -rf "$WORK" && mkdir -p "$WORK"
   printf 'module ihp.local/toolchain/%s\n\ngo 1.26.0\n\n%s\n' "$name" "$body" >"$WORK/go.mod"
 }
@@ -122,7 +122,7 @@ build_pulumi-language-nodejs() {
   # Upstream's github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 is not served by the
   # module proxy (any version: 403), so this is the project's own small host (see its folder).
   local out="$1"
-  WORK="$CACHE/work/pulumi-language-nodejs"
+  WORK="$IHP_CACHE/work/pulumi-language-nodejs"
   rm -rf "$WORK" && mkdir -p "$WORK"
   cp "$HERE/pulumi-language-nodejs/"*.go "$WORK/"
   sed "s/@PULUMI_VERSION@/$PULUMI_VERSION/g" "$HERE/pulumi-language-nodejs/go.mod.in" >"$WORK/go.mod"
@@ -226,7 +226,7 @@ main() {
     # Frees disk after a build: component folders of other versions, scratch modules and Go's build
     # cache (the biggest part). The module cache stays, so a later rebuild compiles but downloads nothing.
     local keep d
-    for d in "$CACHE"/*/; do
+    for d in "$IHP_CACHE"/*/; do
       d="${d%/}"
       case "$(basename "$d")" in go | pulumi-home) continue ;; esac
       keep=false
@@ -235,7 +235,7 @@ main() {
     done
     log "removing Go's build cache $GOCACHE ($(du_mb "$GOCACHE") MB)"
     go clean -cache
-    log "cache $CACHE now uses $(du_mb "$CACHE") MB"
+    log "cache $IHP_CACHE now uses $(du_mb "$IHP_CACHE") MB"
     return 0
   fi
   if (($#)); then comps=("$@"); else comps=("${ALL_COMPONENTS[@]}"); fi
@@ -250,7 +250,7 @@ main() {
   if [[ -f "$(dir_of pulumi)/.complete" ]]; then
     "$HERE/install-plugins.sh" || failed+=("plugin-install")
   fi
-  log "total $(($(date +%s) - T0))s; cache $CACHE uses $(du_mb "$CACHE") MB"
+  log "total $(($(date +%s) - T0))s; cache $IHP_CACHE uses $(du_mb "$IHP_CACHE") MB"
   echo "export PATH=\"$("$HERE/env.sh" --path)\""
   if ((${#failed[@]})); then log "failed: ${failed[*]}"; return 1; fi
 }

@@ -6,6 +6,10 @@
 #   scripts/toolchain/env.sh --check         # exit 1 (listing what is missing) unless everything is built
 #
 # Builds nothing: run scripts/toolchain/build.sh first (cached, so cheap when already built).
+#
+# PULUMI_HOME is the toolchain's shared one (it holds the installed provider plugins). A test that
+# logs in or keeps state of its own calls `ihp_private_pulumi_home DIR` after sourcing: a fresh
+# PULUMI_HOME whose plugins folder is a link to the shared plugins.
 
 _ihp_env_main() {
   # shellcheck source=lib.sh
@@ -32,7 +36,12 @@ _ihp_env_main() {
   export PULUMI_HOME="$IHP_PULUMI_HOME"
   export PULUMI_SKIP_UPDATE_CHECK=true
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-  export IHP_TOOLCHAIN_DIR="$CACHE"
+  export IHP_TOOLCHAIN_DIR="$IHP_CACHE"
+}
+
+ihp_private_pulumi_home() {
+  mkdir -p "$1" "$IHP_PULUMI_HOME/plugins" && ln -sfn "$IHP_PULUMI_HOME/plugins" "$1/plugins" &&
+    export PULUMI_HOME="$1"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

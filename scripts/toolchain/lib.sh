@@ -3,7 +3,7 @@
 IHP_TOOLCHAIN_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$IHP_TOOLCHAIN_SRC/versions.env"
-CACHE="${IHP_TOOLCHAIN_DIR:-/var/cache/ingress-haproxy-toolchain}"
+IHP_CACHE="${IHP_TOOLCHAIN_DIR:-/var/cache/ingress-haproxy-toolchain}"
 
 # Components in PATH order. `command` is listed by --list but cannot be built (see README.md).
 ALL_COMPONENTS=(kubernetes etcd kwok pulumi pulumi-language-nodejs pulumi-kubernetes)
@@ -23,7 +23,7 @@ version_of() {
     *) echo "unknown toolchain component '$1' (known: ${ALL_COMPONENTS[*]} command)" >&2; return 1 ;;
   esac
 }
-dir_of() { local v; v="$(version_of "$1")" && echo "$CACHE/$1-$v"; }
+dir_of() { local v; v="$(version_of "$1")" && echo "$IHP_CACHE/$1-$v"; }
 
 # PULUMI_HOME holding the provider plugins installed by install-plugins.sh.
-IHP_PULUMI_HOME="${IHP_PULUMI_HOME:-$CACHE/pulumi-home}"
+IHP_PULUMI_HOME="${IHP_PULUMI_HOME:-$IHP_CACHE/pulumi-home}"

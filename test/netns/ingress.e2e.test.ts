@@ -22,8 +22,11 @@ const cfg = (s: Settings, lb: string) => renderHaproxyConfig(s, lbSettings(s, lb
 /** A valid variant of the base config that differs in bytes (and so triggers a real reload). */
 const variant = (maxconn: number) => stackSettings(c, { haproxy: { maxconn } });
 
+let triedUp = false;
+
 beforeAll(async () => {
   preflight();
+  triedUp = true;
   c = hostsUp();
   assertTools();
   base = stackSettings(c);
@@ -42,7 +45,7 @@ afterAll(() => {
     writeFileSync(out, JSON.stringify(figures, null, 2) + "\n");
     console.log(`netns figures (${out}):\n${JSON.stringify(figures, null, 2)}`);
   }
-  if (!process.env.IHP_NETNS_KEEP) hostsDown();
+  if (triedUp && !process.env.IHP_NETNS_KEEP) hostsDown();
 });
 
 /** curl from a client namespace; prints "<http_code> <body>". */

@@ -13,6 +13,8 @@ const ingress = new SourceIpIngress("ingress", {
   secrets: {
     sshPrivateKey: config.requireSecret("sshPrivateKey"),
     statsPassword: settings.haproxy.stats.enabled ? config.requireSecret("statsPassword") : undefined,
+    // Validated: present whenever keepalived runs between IPv4 load balancers (VRRPv2 authentication).
+    vrrpPassword: settings.keepalived ? config.getSecret("vrrpPassword") : undefined,
   },
 });
 
@@ -21,3 +23,4 @@ export const serviceName = ingress.serviceName;
 export const nodePorts = ingress.nodePorts;
 export const backends = ingress.backends;
 export const loadBalancers = ingress.loadBalancers;
+export const keepalived = ingress.keepalived;

@@ -66,6 +66,20 @@ const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/,
   message: "is not a Kubernetes quantity such as 100m, 128Mi or 1",
 });
 
+const interfaceName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/, {
+  message: "is not a network interface name: 1-15 letters, digits, '.', '_' or '-', e.g. eth0 or ens3",
+});
+
+/** Per-host keepalived overrides (the defaults are under the top-level `keepalived`). */
+export const keepalivedHostSchema = z
+  .object({
+    interface: interfaceName.optional().describe("This host's VRRP interface (carries the floating addresses); overrides keepalived.interface."),
+    configPath: absolutePath.optional().describe("This host's keepalived.conf; overrides keepalived.configPath."),
+    reloadCommand: z.string().min(1).optional().describe("This host's keepalived reload command; overrides keepalived.reloadCommand."),
+    pidFile: absolutePath.optional().describe("This host's keepalived pid file; overrides keepalived.pidFile."),
+  })
+  .strict();
+
 export const nodeSchema = z
   .object({
     name: dnsLabel.describe("The node's name; also names its HAProxy server line."),
@@ -84,6 +98,7 @@ export const loadBalancerSchema = z
     reloadCommand: z.string().min(1).default("systemctl reload haproxy").describe("Command that gracefully reloads HAProxy (master-worker: no dropped connections)."),
     pidFile: absolutePath.default("/run/haproxy.pid").describe("HAProxy master's pid file; the push checks that a new worker really started after the reload."),
     priority: z.number().int().min(1).max(254).optional().describe("keepalived VRRP priority of this host (only with `keepalived`)."),
+    keepalived: keepalivedHostSchema.optional().describe("Per-host keepalived overrides (only with `keepalived`)."),
   })
   .strict();
 
@@ -127,6 +142,33 @@ export const haproxySchema = z
       .strict()
       .default({})
       .describe("Optional stats page; password from the secret `statsPassword`. Off by default; bound to loopback by default."),
+  })
+  .strict();
+
+export const keepalivedSchema = z
+  .object({
+    virtualAddresses: z
+      .array(ipAddress)
+      .min(1, "must list at least one floating address, e.g. [198.51.100.100]")
+      .describe("Floating addresses (IPv4 and/or IPv6) clients connect to, shared by the http and https frontends. At least one must be of the load balancers' own address family (it carries the VRRP adverts); the others move with it."),
+    interface: interfaceName.default("eth0").describe("Interface that sends VRRP and carries the floating addresses (per host: loadBalancers[].keepalived.interface)."),
+    virtualRouterId: z.number().int().min(1).max(255).default(51).describe("VRRP virtual_router_id, 1-255; must be unique among the VRRP groups on the network."),
+    unicast: z.boolean().default(true).describe("`true`: adverts go to the other load balancers' addresses (unicast_peer); many networks drop VRRP multicast. `false`: multicast (224.0.0.18 / ff02::12)."),
+    preempt: z.boolean().default(false).describe("`false` (nopreempt): a recovered higher-priority host stays BACKUP, so its return moves nothing. `true`: it takes the addresses back."),
+    advertIntervalSeconds: z.number().int().min(1).max(255).default(1).describe("Seconds between VRRP adverts; a BACKUP takes over after 3 missed adverts."),
+    healthCheck: z
+      .object({
+        intervalSeconds: z.number().int().min(1).max(60).default(1).describe("Seconds between checks that HAProxy is serving."),
+        fall: z.number().int().min(1).max(10).default(2).describe("Failed checks before the host gives up the addresses (FAULT)."),
+        rise: z.number().int().min(1).max(10).default(2).describe("Passed checks before the host may hold the addresses again."),
+      })
+      .strict()
+      .default({})
+      .describe("vrrp_script that checks HAProxy accepts connections on the https frontend; failing, the host goes to FAULT and the addresses move."),
+    configPath: absolutePath.default("/etc/keepalived/keepalived.conf").describe("Where keepalived.conf lives on the hosts."),
+    reloadCommand: z.string().min(1).default("systemctl reload-or-restart keepalived").describe("Reloads keepalived (SIGHUP keeps the addresses) and starts it when it is not running yet, as on the first push."),
+    pidFile: absolutePath.default("/run/keepalived.pid").describe("keepalived's parent pid file; the push checks it and a VRRP child are alive after the reload."),
+    sysctlPath: absolutePath.default("/etc/sysctl.d/60-ingress-haproxy-nonlocal-bind.conf").describe("When haproxy.bindAddresses lists a floating address, the push sets net.ipv4 (and ipv6) ip_nonlocal_bind=1 and persists it here, so HAProxy on the BACKUP binds an address it does not hold yet."),
   })
   .strict();
 
@@ -233,13 +275,16 @@ export const settingsSchema = z
       .strict()
       .optional()
       .describe("Take over a hand-made setup (the seed's kubectl objects) in place, without delete/recreate; see docs/migrating.md."),
+    keepalived: keepalivedSchema.optional().describe("A floating address across two or more load-balancer hosts (keepalived VRRP); needs the secret vrrpPassword. See docs/keepalived.md."),
   })
   .strict()
-  .superRefine(crossFieldChecks);
+  .superRefine(crossFieldChecks)
+  .superRefine(keepalivedChecks);
 
 export type Settings = z.infer<typeof settingsSchema>;
 export type NodeSettings = z.infer<typeof nodeSchema>;
 export type LoadBalancerSettings = z.infer<typeof loadBalancerSchema>;
+export type KeepalivedSettings = z.infer<typeof keepalivedSchema>;
 export type Flavour = Settings["controller"]["flavour"];
 
 function isCidr(value: string): boolean {
@@ -254,6 +299,59 @@ function crossFieldChecks(settings: { nodes: NodeSettings[]; loadBalancers: Load
   settings.loadBalancers.forEach((lb, i) => {
     if (nodeAddresses.has(canonicalIp(lb.address)))
       ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path: ["loadBalancers", i, "address"], message: `${lb.address} is also a node address; a load balancer must be a separate host` });
+  });
+}
+
+const WILDCARDS = new Set(["0.0.0.0", canonicalIp("::")]);
+
+/** keepalived: a pair (or more) with distinct priorities, floating addresses no host owns, one VRRP family. */
+function keepalivedChecks(
+  settings: { nodes: NodeSettings[]; loadBalancers: LoadBalancerSettings[]; haproxy: { bindAddresses: string[] }; keepalived?: KeepalivedSettings },
+  ctx: z.RefinementCtx,
+): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path, message });
+  const lbs = settings.loadBalancers;
+  const k = settings.keepalived;
+  if (!k) {
+    lbs.forEach((lb, i) => {
+      if (lb.priority !== undefined) issue(["loadBalancers", i, "priority"], "is only used with `keepalived`; remove it, or configure keepalived.virtualAddresses");
+      if (lb.keepalived !== undefined) issue(["loadBalancers", i, "keepalived"], "is only used with `keepalived`; remove it, or configure keepalived.virtualAddresses");
+    });
+    return;
+  }
+  if (lbs.length < 2)
+    issue(["keepalived"], `needs at least two loadBalancers: with one host the floating address has nowhere to move; remove \`keepalived\` and let clients use ${lbs[0]?.address ?? "the load balancer's address"}`);
+  lbs.forEach((lb, i) => {
+    if (lb.priority === undefined) issue(["loadBalancers", i, "priority"], "is required with keepalived: give each load balancer a different priority 1-254; the highest starts as MASTER (e.g. 150 and 100)");
+  });
+  const byPriority = new Map<number, number>();
+  lbs.forEach((lb, i) => {
+    if (lb.priority === undefined) return;
+    const first = byPriority.get(lb.priority);
+    if (first === undefined) byPriority.set(lb.priority, i);
+    else issue(["loadBalancers", i, "priority"], `${lb.priority} is also the priority of loadBalancers[${first}] (${lbs[first].name}); give each load balancer a different priority so exactly one starts as MASTER`);
+  });
+  const family = isIP(lbs[0]?.address ?? "");
+  lbs.forEach((lb, i) => {
+    if (i > 0 && isIP(lb.address) !== family)
+      issue(["loadBalancers", i, "address"], `${lb.address} is IPv${isIP(lb.address)} but loadBalancers[0] is IPv${family}; keepalived's VRRP peers must share one address family`);
+  });
+  const owners = new Map<string, string>();
+  settings.nodes.forEach((n, i) => owners.set(canonicalIp(n.address), `nodes[${i}] (${n.name})`));
+  lbs.forEach((lb, i) => owners.set(canonicalIp(lb.address), `loadBalancers[${i}] (${lb.name})`));
+  const vips = k.virtualAddresses;
+  vips.forEach((vip, i) => {
+    const owner = owners.get(canonicalIp(vip));
+    if (owner) issue(["keepalived", "virtualAddresses", i], `${vip} is the address of ${owner}; a floating address must be an otherwise unused address on the load balancers' network`);
+    if (WILDCARDS.has(canonicalIp(vip))) issue(["keepalived", "virtualAddresses", i], `${vip} is a wildcard; a floating address is one concrete address, e.g. 198.51.100.100`);
+  });
+  reportDuplicates(vips, canonicalIp, (i, first) => issue(["keepalived", "virtualAddresses", i], `${vips[i]} is listed twice (keepalived.virtualAddresses[${first}]); list each address once`));
+  if (family && !vips.some((v) => isIP(v) === family))
+    issue(["keepalived", "virtualAddresses"], `has no IPv${family} address; VRRP between IPv${family} load balancers needs at least one IPv${family} floating address (addresses of the other family move with it)`);
+  const vipSet = new Set(vips.map(canonicalIp));
+  settings.haproxy.bindAddresses.forEach((a, i) => {
+    if (!WILDCARDS.has(canonicalIp(a)) && !vipSet.has(canonicalIp(a)))
+      issue(["haproxy", "bindAddresses", i], `${a} is neither a wildcard (0.0.0.0, ::) nor one of keepalived.virtualAddresses; with keepalived every load balancer binds the same addresses, so bind the wildcard or the floating addresses`);
   });
 }
 
@@ -320,6 +418,7 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretPrese
   const result = settingsSchema.safeParse(plain);
   if (!result.success) problems.push(...result.error.issues.flatMap((i) => describeIssue(i, plain)));
   problems.push(...secretProblems(valueAt(plain, ["haproxy", "stats", "enabled"]) === true, present));
+  problems.push(...vrrpSecretProblems(plain, present));
   if (problems.length) throw new SettingsError(problems);
   return (result as { data: Settings }).data;
 }
@@ -331,6 +430,18 @@ function secretProblems(statsEnabled: boolean, secrets: SecretPresence): Setting
   if (statsEnabled && !secrets.statsPassword)
     problems.push({ path: configPath(["statsPassword"]), message: "is required when haproxy.stats.enabled is true: `pulumi config set --secret statsPassword <password>`" });
   return problems;
+}
+
+/** VRRPv2 (IPv4 peers) authenticates with vrrpPassword; VRRPv3 (IPv6 peers) has no authentication. */
+function vrrpSecretProblems(raw: Record<string, unknown>, secrets: SecretPresence): SettingsProblem[] {
+  if (raw.keepalived === undefined) return [];
+  const firstLb = valueAt(raw, ["loadBalancers", 0, "address"]);
+  const ipv6 = typeof firstLb === "string" && isIP(firstLb) === 6;
+  if (!ipv6 && !secrets.vrrpPassword)
+    return [{ path: configPath(["vrrpPassword"]), message: "is required with keepalived: the load balancers authenticate their VRRP adverts with it; `pulumi config set --secret vrrpPassword <password>`" }];
+  if (ipv6 && secrets.vrrpPassword)
+    return [{ path: configPath(["vrrpPassword"]), message: "is not used: VRRP between IPv6 load balancers is version 3, which has no authentication; remove it with `pulumi config rm vrrpPassword`" }];
+  return [];
 }
 
 function configPath(path: (string | number)[]): string {

@@ -6,6 +6,8 @@ import { IngressController } from "./controller/ingress-controller";
 import { namespaceManifest } from "./controller/manifests";
 import { NodePortService } from "./controller/node-port-service";
 import { ProxyProtocolConfig } from "./controller/proxy-protocol-config";
+import { keepalivedHost, nonlocalBindFamilies } from "./keepalived/config";
+import { KeepalivedLoadBalancer, NonlocalBind } from "./keepalived/keepalived-load-balancer";
 import { HaproxyLoadBalancer, LoadBalancerSecrets } from "./load-balancer";
 import type { Settings } from "./settings";
 import { WeaveNoMasqLocal } from "./weave/weave-no-masq-local";
@@ -14,13 +16,19 @@ export interface SourceIpIngressArgs {
   /** Validated stack settings (see components/settings.ts). */
   readonly settings: Settings;
   /** Secrets from Pulumi secret config; they stay secret in state and never reach logs. */
-  readonly secrets: LoadBalancerSecrets;
+  readonly secrets: LoadBalancerSecrets & { readonly vrrpPassword?: pulumi.Input<string> };
 }
 
 export interface LoadBalancerOutput {
   address: string;
   configPath: string;
   configSha256: string;
+}
+
+/** With `keepalived`: the floating addresses and, per LB host, its starting role and keepalived.conf hash. */
+export interface KeepalivedOutput {
+  virtualAddresses: string[];
+  hosts: Record<string, { role: "MASTER" | "BACKUP"; priority: number; configPath: string; configSha256: string }>;
 }
 
 /**
@@ -34,6 +42,8 @@ export class SourceIpIngress extends pulumi.ComponentResource {
   public readonly nodePorts: pulumi.Output<{ http: number; https: number }>;
   public readonly backends: pulumi.Output<{ http: string[]; https: string[] }>;
   public readonly loadBalancers: pulumi.Output<Record<string, LoadBalancerOutput>>;
+  /** Undefined without `keepalived`. */
+  public readonly keepalived: pulumi.Output<KeepalivedOutput | undefined>;
 
   constructor(name: string, args: SourceIpIngressArgs, opts?: pulumi.ComponentResourceOptions) {
     // With `adopt`, objects made by hand are taken over in place (components/adopt.ts).
@@ -51,10 +61,25 @@ export class SourceIpIngress extends pulumi.ComponentResource {
     const service = new NodePortService(`${name}-service`, { settings: s }, adoptsService ? { parent: this, dependsOn: [namespace, controller] } : inNamespace);
     const weave = s.cni === "weave" ? [new WeaveNoMasqLocal(`${name}-weave`, { settings: s }, { parent: this })] : [];
 
+    // HAProxy binding a floating address needs ip_nonlocal_bind before its config arrives.
+    const nonlocal = nonlocalBindFamilies(s).length
+      ? s.loadBalancers.map((lb) => [new NonlocalBind(`${name}-lb-${lb.name}-nonlocal-bind`, { settings: s, loadBalancer: lb, sshPrivateKey: args.secrets.sshPrivateKey }, { parent: this })])
+      : s.loadBalancers.map(() => []);
     // Switch the load balancers only once the new backends exist (and, under weave, keep source IPs).
     const lbs = s.loadBalancers.map(
-      (lb) => new HaproxyLoadBalancer(`${name}-lb-${lb.name}`, { settings: s, loadBalancer: lb, secrets: args.secrets }, { parent: this, dependsOn: [controller, service, ...weave] }),
+      (lb, i) => new HaproxyLoadBalancer(`${name}-lb-${lb.name}`, { settings: s, loadBalancer: lb, secrets: args.secrets }, { parent: this, dependsOn: [controller, service, ...weave, ...nonlocal[i]] }),
     );
+    // keepalived's health check needs HAProxy serving the new config: push keepalived.conf after it.
+    const keepalived = s.keepalived
+      ? s.loadBalancers.map(
+          (lb, i) =>
+            new KeepalivedLoadBalancer(
+              `${name}-lb-${lb.name}-keepalived`,
+              { settings: s, loadBalancer: lb, secrets: { sshPrivateKey: args.secrets.sshPrivateKey, vrrpPassword: args.secrets.vrrpPassword } },
+              { parent: this, dependsOn: [lbs[i]] },
+            ),
+        )
+      : [];
 
     this.namespace = pulumi.output(s.namespace);
     this.serviceName = pulumi.output(s.serviceName);
@@ -65,12 +90,25 @@ export class SourceIpIngress extends pulumi.ComponentResource {
       .apply((hashes) =>
         Object.fromEntries(s.loadBalancers.map((lb, i) => [lb.name, { address: lb.address, configPath: lb.configPath, configSha256: hashes[i] }])),
       );
+    const k = s.keepalived;
+    this.keepalived = k
+      ? pulumi.all(keepalived.map((h) => h.configSha256)).apply((hashes) => ({
+          virtualAddresses: k.virtualAddresses,
+          hosts: Object.fromEntries(
+            s.loadBalancers.map((lb, i) => {
+              const host = keepalivedHost(s, lb);
+              return [lb.name, { role: host.role, priority: host.priority, configPath: host.configPath, configSha256: hashes[i] }];
+            }),
+          ),
+        }))
+      : pulumi.output(undefined);
     this.registerOutputs({
       namespace: this.namespace,
       serviceName: this.serviceName,
       nodePorts: this.nodePorts,
       backends: this.backends,
       loadBalancers: this.loadBalancers,
+      keepalived: this.keepalived,
     });
   }
 }

@@ -333,7 +333,7 @@ function keepalivedChecks(
   });
   const family = isIP(lbs[0]?.address ?? "");
   lbs.forEach((lb, i) => {
-    if (i > 0 && isIP(lb.address) !== family)
+    if (i > 0 && family && isIP(lb.address) && isIP(lb.address) !== family)
       issue(["loadBalancers", i, "address"], `${lb.address} is IPv${isIP(lb.address)} but loadBalancers[0] is IPv${family}; keepalived's VRRP peers must share one address family`);
   });
   const owners = new Map<string, string>();
@@ -346,7 +346,7 @@ function keepalivedChecks(
     if (WILDCARDS.has(canonicalIp(vip))) issue(["keepalived", "virtualAddresses", i], `${vip} is a wildcard; a floating address is one concrete address, e.g. 198.51.100.100`);
   });
   reportDuplicates(vips, canonicalIp, (i, first) => issue(["keepalived", "virtualAddresses", i], `${vips[i]} is listed twice (keepalived.virtualAddresses[${first}]); list each address once`));
-  if (family && !vips.some((v) => isIP(v) === family))
+  if (family && vips.length && !vips.some((v) => isIP(v) === family))
     issue(["keepalived", "virtualAddresses"], `has no IPv${family} address; VRRP between IPv${family} load balancers needs at least one IPv${family} floating address (addresses of the other family move with it)`);
   const vipSet = new Set(vips.map(canonicalIp));
   settings.haproxy.bindAddresses.forEach((a, i) => {

@@ -3,90 +3,21 @@
 // the program's rendered objects are sent exactly as the Pulumi Kubernetes provider v4 sends a create:
 // one server-side apply PATCH (application/apply-patch+yaml) with the resource's field manager and
 // force = the `pulumi.com/patchForce` annotation (provider/pkg/await/await.go: Creation, patchForce).
-// What this does not cover (needs the engine tier: CLI + provider plugin): retainOnDelete on destroy,
-// preview output, and the provider's await of the DaemonSet before the Service.
-import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+// adopt.e2e.test.ts runs the same takeover through the real engine and provider (preview, up, destroy).
+import { readFileSync } from "node:fs";
 import { request } from "node:https";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PATCH_FORCE_ANNOTATION } from "../../components/adopt";
 import type { K8sObject } from "../../components/controller/manifests";
 import { readStackConfig, renderFiles, validate } from "../../scripts/render";
+import { type Cluster, ROOT, startCluster, until } from "./adopt-fixtures";
 
-const ROOT = resolve(__dirname, "../..");
-const CLUSTER_DIR = "/tmp/ihp-cluster-adopt-ssa";
-const PORT_BASE = 27500;
-const API_PORT = PORT_BASE + 43;
-const ENV = { ...process.env, IHP_CLUSTER_DIR: CLUSTER_DIR, IHP_CLUSTER_PORT_BASE: String(PORT_BASE) };
 const PULUMI_MANAGER = "pulumi-kubernetes-0a1b2c3d"; // the provider's generated name for one resource
 const WEAVE_PATCH_MANAGER = "pulumi-kubernetes-9f8e7d6c";
-let kubectlBin: string;
-let kubeconfig: string;
-
-// The seed's objects as its reader creates them (`kubectl apply -f`, then the two `kubectl patch` calls).
-const SEED = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: nginx-ingress
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: nginx-config
-  namespace: nginx-ingress
-data:
-  compute-full-forwarded-for: "true"
-  use-forwarded-headers: "true"
-  use-proxy-protocol: "true"
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: ingress
-  namespace: nginx-ingress
-spec:
-  type: NodePort
-  selector:
-    name: nginx-ingress
-  ports:
-    - {name: http, port: 80, targetPort: 80, nodePort: 30111, protocol: TCP}
-    - {name: https, port: 443, targetPort: 443, nodePort: 30112, protocol: TCP}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ingress-controller
-  namespace: nginx-ingress
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {name: nginx-ingress}
-  template:
-    metadata:
-      labels: {name: nginx-ingress}
-    spec:
-      containers:
-        - name: nginx-ingress
-          image: nginx/nginx-ingress:1.6.3
-          ports: [{containerPort: 80}, {containerPort: 443}]
-`;
-
-const kubectl = (...args: string[]) => execFileSync(kubectlBin, ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8" });
-const jsonOf = (...args: string[]) => JSON.parse(kubectl(...args, "-o", "json"));
-
-function makeSeed(): void {
-  writeFileSync(join(CLUSTER_DIR, "seed.yaml"), SEED);
-  kubectl("apply", "-f", join(CLUSTER_DIR, "seed.yaml"));
-  kubectl("patch", "svc", "ingress", "-n", "nginx-ingress", "-p", '{"spec":{"externalTrafficPolicy":"Local"}}');
-}
-
-function resetSeed(): void {
-  kubectl("delete", "namespace", "nginx-ingress", "--ignore-not-found", "--wait=true", "--timeout=120s");
-  kubectl("delete", "clusterrole,clusterrolebinding", "nginx-ingress-nginx-ingress", "--ignore-not-found");
-  kubectl("delete", "ingressclass", "nginx", "--ignore-not-found");
-  makeSeed();
-}
+let cluster: Cluster;
+const jsonOf = (...args: string[]) => cluster.json(...args);
+const resetSeed = () => cluster.resetSeed();
 
 /** One server-side apply PATCH, as the provider sends it. */
 function apply(obj: K8sObject, manager: string, force: boolean): Promise<{ status: number; body: any }> {
@@ -94,12 +25,12 @@ function apply(obj: K8sObject, manager: string, force: boolean): Promise<{ statu
   const plural = obj.kind.toLowerCase().replace(/y$/, "ie").replace(/s$/, "se") + "s";
   const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : "";
   const path = `${group}${ns}/${plural}/${obj.metadata.name}?fieldManager=${manager}&force=${force}&fieldValidation=Warn`;
-  const pki = join(CLUSTER_DIR, "pki");
+  const pki = join(cluster.dir, "pki");
   return new Promise((done, fail) => {
     const req = request(
       {
         host: "127.0.0.1",
-        port: API_PORT,
+        port: cluster.apiPort,
         method: "PATCH",
         path,
         ca: readFileSync(join(pki, "ca.crt")),
@@ -131,25 +62,12 @@ function withoutAdoption(o: K8sObject): K8sObject {
   return { ...o, metadata: Object.keys(annotations).length ? { ...rest, annotations } : rest };
 }
 
-async function until<T>(what: string, probe: () => T | undefined, seconds = 60): Promise<T> {
-  for (let i = 0; i < seconds * 2; i++) {
-    const v = probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 beforeAll(() => {
-  kubectlBin = join(execFileSync("bash", ["-c", "source scripts/toolchain/lib.sh && dir_of kubernetes"], { cwd: ROOT, encoding: "utf8" }).trim(), "bin/kubectl");
-  const out = execFileSync("bash", ["scripts/cluster/up.sh"], { cwd: ROOT, env: ENV, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  kubeconfig = out.trim().split("\n").pop()!.replace(/^KUBECONFIG=/, "");
-  makeSeed();
-  kubectl("patch", "daemonsets.apps", "-n", "kube-system", "weave-net", "--type=json", "-p", '[{"op":"add","path":"/spec/template/spec/containers/0/env/-","value":{"name":"NO_MASQ_LOCAL","value":"1"}}]');
+  cluster = startCluster("/tmp/ihp-cluster-adopt-ssa", 27500);
+  cluster.makeSeed();
+  cluster.kubectl("patch", "daemonsets.apps", "-n", "kube-system", "weave-net", "--type=json", "-p", '[{"op":"add","path":"/spec/template/spec/containers/0/env/-","value":{"name":"NO_MASQ_LOCAL","value":"1"}}]');
 }, 600_000);
-afterAll(() => {
-  execFileSync("bash", ["scripts/cluster/down.sh"], { cwd: ROOT, env: ENV, stdio: "inherit" });
-});
+afterAll(() => cluster?.down());
 
 describe("adopting the seed's objects with server-side apply (f5 flavour, dev stack + adopt)", () => {
   const r = rendered("  ingress-haproxy:adopt: {}\n");

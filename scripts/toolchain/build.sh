@@ -86,7 +86,7 @@ func main() { etcdmain.Main(os.Args) }
 EOF
   mkdir -p "$out/bin"
   (cd "$WORK" && go build -p "$GO_P" -trimpath -ldflags "-s -w" -o "$out/bin/etcd" .)
-  "$out/bin/etcd" --version | head -1
+  "$out/bin/etcd" --version
 }
 
 build_kwok() {
@@ -102,7 +102,7 @@ build_kwok() {
     pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
     printf -- '---\n' && cat "$dir/kustomize/stage/$s.yaml"
   done >"$out/share/stages.yaml"
-  "$out/bin/kwok" --version 2>&1 | head -1 || true
+  "$out/bin/kwok" --version
 }
 
 build_pulumi() {
@@ -128,6 +128,7 @@ build_pulumi-language-nodejs() {
   sed "s/@PULUMI_VERSION@/$PULUMI_VERSION/g" "$HERE/pulumi-language-nodejs/go.mod.in" >"$WORK/go.mod"
   (cd "$WORK" && go build -p "$GO_P" -trimpath -ldflags "-s -w -X main.version=$PULUMI_VERSION" \
     -o "$out/bin/pulumi-language-nodejs" .)
+  (cd "$WORK" && go test -p "$GO_P" -count=1 .)
 }
 
 build_pulumi-kubernetes() {

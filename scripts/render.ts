@@ -143,7 +143,8 @@ export interface Rendered {
   readonly weavePatch?: K8sObject;
   /** Each file that holds a secret's placeholder, and which secret. */
   readonly placeholders: { file: string; key: SecretKey }[];
-  readonly haproxy: { name: string; address: string; file: string; sha256: string }[];
+  /** Every file pushed to a load balancer (haproxy.cfg, keepalived.conf), with its sha256. */
+  readonly pushed: { name: string; address: string; file: string; sha256: string }[];
 }
 
 function manifestFile(prefix: string, m: K8sObject, header: string): RenderedFile {
@@ -166,7 +167,7 @@ export function renderFiles(stack: string, settings: Settings): Rendered {
     files.push({ path: f.path.replace(/^70-daemonset-/, "70-daemonsetpatch-"), content: f.content });
   }
   const placeholders: Rendered["placeholders"] = [];
-  const haproxy: Rendered["haproxy"] = [];
+  const pushed: Rendered["pushed"] = [];
   for (const lb of settings.loadBalancers) {
     const file = `lb/${lb.name}/haproxy.cfg`;
     let content: string;
@@ -176,14 +177,16 @@ export function renderFiles(stack: string, settings: Settings): Rendered {
       if (r.placeholders) placeholders.push({ file, key: "statsPassword" });
     } else content = renderHaproxyConfig(settings, lb);
     files.push({ path: file, content });
-    haproxy.push({ name: lb.name, address: lb.address, file, sha256: sha256(content) });
+    pushed.push({ name: lb.name, address: lb.address, file, sha256: sha256(content) });
     const keepalived = renderKeepalived(settings, lb);
     if (keepalived) {
-      files.push({ path: `lb/${lb.name}/keepalived.conf`, content: keepalived.text });
-      if (keepalived.placeholders) placeholders.push({ file: `lb/${lb.name}/keepalived.conf`, key: "vrrpPassword" });
+      const kfile = `lb/${lb.name}/keepalived.conf`;
+      files.push({ path: kfile, content: keepalived.text });
+      pushed.push({ name: lb.name, address: lb.address, file: kfile, sha256: sha256(keepalived.text) });
+      if (keepalived.placeholders) placeholders.push({ file: kfile, key: "vrrpPassword" });
     }
   }
-  return { files, objects, weavePatch, placeholders, haproxy };
+  return { files, objects, weavePatch, placeholders, pushed };
 }
 
 type KeepalivedModule = { renderKeepalivedConfig: (s: Settings, lb: Settings["loadBalancers"][number], secrets?: { vrrpPassword?: string }) => string };
@@ -234,10 +237,10 @@ export function summary(stack: string, configFile: string, outDir: string, setti
   if (adopted.length) lines.push(`Adopted in place (pulumi.com/patchForce${settings.adopt?.retainOnDelete ? ", kept on destroy" : ""}): ${adopted.join(", ")}`);
   lines.push(r.weavePatch ? `Weave patch: ${name(r.weavePatch)} gets NO_MASQ_LOCAL=1` : `Weave patch: none (cni ${settings.cni})`);
   lines.push(`Backends (${settings.nodes.length} nodes): http ${b.http.join(" ")}`, `                    https ${b.https.join(" ")}`);
-  lines.push(`Load balancers (${r.haproxy.length}):`);
-  for (const h of r.haproxy) lines.push(`  ${h.name} ${h.address} ${h.file} sha256 ${h.sha256}`);
+  lines.push(`Load balancers (${settings.loadBalancers.length}):`);
+  for (const h of r.pushed) lines.push(`  ${h.name} ${h.address} ${h.file} sha256 ${h.sha256}`);
   for (const p of r.placeholders)
-    lines.push(`Placeholder: ${p.file} holds ${placeholder(p.key)} instead of the secret ${p.key}; its sha256 differs from the pushed file's (stack output loadBalancers.*.configSha256).`);
+    lines.push(`Placeholder: ${p.file} holds ${placeholder(p.key)} instead of the secret ${p.key}; its sha256 differs from the pushed file's (stack output ${p.file.endsWith("keepalived.conf") ? "keepalived.hosts" : "loadBalancers"}.*.configSha256).`);
   for (const k of missingSecrets)
     lines.push(`Missing secret: ${CONFIG_NAMESPACE}:${k} is not in ${configFile}; render does not need it, \`pulumi preview\`/\`up\` do: pulumi config set --secret ${k} ... --stack ${stack}`);
   return lines.join("\n") + "\n";
@@ -269,7 +272,7 @@ function main(): number {
     const args = parseArgs(process.argv.slice(2));
     const configFile = args.configFile ?? join(ROOT, `Pulumi.${args.stack}.yaml`);
     if (!existsSync(configFile)) throw new UsageError(`no stack file ${configFile}; create it with \`pulumi stack init ${args.stack}\` or pass --config-file`);
-    const shownFile = relative(process.cwd(), configFile) || configFile;
+    const shownFile = args.configFile ?? (relative(process.cwd(), configFile) || configFile);
     const config = readStackConfig(readFileSync(configFile, "utf8"), shownFile);
     const { settings, missingSecrets } = validate(config);
     const outDir = resolve(args.out ?? join(ROOT, ".render", args.stack));

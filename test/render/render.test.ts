@@ -7,6 +7,7 @@ import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256 } from "../../components/controller/manifests";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
+import { renderKeepalivedConfig } from "../../components/keepalived/config";
 import { readStackConfig, validate } from "../../scripts/render";
 
 const ROOT = resolve(__dirname, "../..");
@@ -248,6 +249,42 @@ describe("stack file variants and bad input", () => {
     const annotated = K8S_FILES.filter((f) => yamlOf(out, f).metadata.annotations?.["pulumi.com/patchForce"] === "true");
     expect(annotated).toEqual(["00-namespace-nginx-ingress.yaml", "10-configmap-nginx-config.yaml", "50-service-ingress.yaml"]);
     expect(r.stdout).toContain("\nAdopted in place (pulumi.com/patchForce, kept on destroy): Namespace nginx-ingress, ConfigMap nginx-ingress/nginx-config, Service nginx-ingress/ingress\n");
+  });
+
+  it("keepalived: one keepalived.conf per LB with the VRRP secret as a placeholder, hashed in the summary", () => {
+    const dev = readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8");
+    const file = stackFile(
+      "Pulumi.pair.yaml",
+      dev.replace(
+        "      hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJE3opU311SC3Zgfn7cd0fd8QamdPh1bmljG04jsE0vB\n",
+        "      hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJE3opU311SC3Zgfn7cd0fd8QamdPh1bmljG04jsE0vB\n      priority: 150\n" +
+          "    - name: lb-2\n      address: 198.51.100.11\n      hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMcnHEIVX8U/9Qkb0jAOp+oQGJIhrVAkuaRIC9LkzW44\n      priority: 100\n",
+      ) + "  ingress-haproxy:keepalived:\n    virtualAddresses: [198.51.100.100]\n",
+    );
+    const out = join(tmp, "pair-out");
+    const r = render("pair", "--config-file", file, "--out", out);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(listFiles(out).filter((f) => f.startsWith("lb/"))).toEqual(["lb/lb-1/haproxy.cfg", "lb/lb-1/keepalived.conf", "lb/lb-2/haproxy.cfg", "lb/lb-2/keepalived.conf"]);
+    const settings = validate(readStackConfig(readFileSync(file, "utf8"), "pair")).settings;
+    for (const [i, lb] of settings.loadBalancers.entries()) {
+      const conf = readFileSync(join(out, `lb/${lb.name}/keepalived.conf`), "utf8");
+      const real = renderKeepalivedConfig(settings, lb, { vrrpPassword: "some-password" });
+      const authLine = real.split("\n").findIndex((l) => l.includes("auth_pass "));
+      const expected = real.split("\n");
+      expected.splice(authLine, 1,
+        "        # vrrpPassword is a secret: `npm run render` shows a placeholder; `pulumi up` pushes the real line.",
+        "        auth_pass <SECRET-NOT-RENDERED:vrrpPassword>");
+      expect(conf).toBe(expected.join("\n"));
+      expect(r.stdout).toContain(`\n  ${lb.name} ${lb.address} lb/${lb.name}/keepalived.conf sha256 ${sha256(conf)}\n`);
+      expect(conf.split("\n")[1]).toContain(i === 0 ? ": MASTER by priority 150 " : ": BACKUP by priority 100 ");
+    }
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("Placeholder:") || l.startsWith("Missing secret:"))).toEqual([
+      `Placeholder: lb/lb-1/keepalived.conf holds <SECRET-NOT-RENDERED:vrrpPassword> instead of the secret vrrpPassword; its sha256 differs from the pushed file's (stack output keepalived.hosts.*.configSha256).`,
+      `Placeholder: lb/lb-2/keepalived.conf holds <SECRET-NOT-RENDERED:vrrpPassword> instead of the secret vrrpPassword; its sha256 differs from the pushed file's (stack output keepalived.hosts.*.configSha256).`,
+      `Missing secret: ingress-haproxy:sshPrivateKey is not in ${file}; render does not need it, \`pulumi preview\`/\`up\` do: pulumi config set --secret sshPrivateKey ... --stack pair`,
+      `Missing secret: ingress-haproxy:vrrpPassword is not in ${file}; render does not need it, \`pulumi preview\`/\`up\` do: pulumi config set --secret vrrpPassword ... --stack pair`,
+    ]);
   });
 
   it("usage errors exit 2: no stack, unknown stack, a folder render did not make", () => {

@@ -16,6 +16,7 @@ import { withAdoption } from "../components/adopt";
 import { backends } from "../components/backends";
 import { K8sObject, controllerManifests, sha256 } from "../components/controller/manifests";
 import { renderHaproxyConfig } from "../components/haproxy/config";
+import { renderKeepalivedConfig } from "../components/keepalived/config";
 import { CONFIG_NAMESPACE, SECRET_KEYS, SecretKey, Settings, SettingsError } from "../components/settings";
 import { settingsFromStackConfig } from "../components/stack-config";
 import { weavePatchManifest } from "../components/weave/patch";
@@ -189,15 +190,10 @@ export function renderFiles(stack: string, settings: Settings): Rendered {
   return { files, objects, weavePatch, placeholders, pushed };
 }
 
-type KeepalivedModule = { renderKeepalivedConfig: (s: Settings, lb: Settings["loadBalancers"][number], secrets?: { vrrpPassword?: string }) => string };
-
 /** keepalived.conf for `lb` when the stack configures keepalived (components/keepalived). */
 function renderKeepalived(settings: Settings, lb: Settings["loadBalancers"][number]): { text: string; placeholders: number } | undefined {
-  if (!(settings as { keepalived?: unknown }).keepalived) return undefined;
-  // Loaded only when configured: the keepalived component is optional.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require("../components/keepalived/config") as KeepalivedModule;
-  return withSecretPlaceholder("vrrpPassword", (vrrpPassword) => mod.renderKeepalivedConfig(settings, lb, { vrrpPassword }));
+  if (!settings.keepalived) return undefined;
+  return withSecretPlaceholder("vrrpPassword", (vrrpPassword) => renderKeepalivedConfig(settings, lb, { vrrpPassword }));
 }
 
 /** `sha256sum`-compatible list of every file, so `cd DIR && sha256sum -c SHA256SUMS` checks a copy. */

@@ -1,5 +1,5 @@
 # Shared by up.sh, down.sh and smoke.sh: where the local cluster lives and how to reach it.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables used by the scripts that source this file
 IHP_CLUSTER_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../toolchain/lib.sh
 source "$IHP_CLUSTER_SRC/../toolchain/lib.sh"

@@ -1,5 +1,5 @@
 # Shared by build.sh, env.sh and install-plugins.sh: the pins and where each component is cached.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables used by the scripts that source this file
 IHP_TOOLCHAIN_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 source "$IHP_TOOLCHAIN_SRC/versions.env"

@@ -102,13 +102,32 @@ export const loadBalancerSchema = z
   })
   .strict();
 
+/** `timeout check` when haproxy.healthCheck.timeoutMs is unset (capped at interMs). */
+export const DEFAULT_CHECK_TIMEOUT_MS = 1000;
+
 export const healthCheckSchema = z
   .object({
     interMs: z.number().int().min(100).max(60000).default(2000).describe("Milliseconds between health checks of a node."),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(60000)
+      .optional()
+      .describe(
+        `\`timeout check\`: how long a node that accepted the check's connection may take to answer. Unset: ${DEFAULT_CHECK_TIMEOUT_MS}, or interMs when that is shorter; at most interMs. The connect itself is bounded by min(interMs, timeouts.connectMs), so this does not shorten the check of a blackholed node.`,
+      ),
     fall: z.number().int().min(1).max(10).default(3).describe("Failed checks before a node is taken out."),
     rise: z.number().int().min(1).max(10).default(2).describe("Passed checks before a node is put back."),
   })
-  .strict();
+  .strict()
+  .superRefine((h, ctx) => {
+    // Longer than inter, a stalled node's check would last longer than with no `timeout check` at all
+    // (HAProxy then bounds the whole check by inter).
+    if (h.timeoutMs !== undefined && h.timeoutMs > h.interMs)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path: ["timeoutMs"], message: `${h.timeoutMs} is longer than haproxy.healthCheck.interMs (${h.interMs}): a node that accepts the check but never answers would be found out later than with no timeout at all; set timeoutMs to ${h.interMs} or less, or raise interMs` });
+  })
+  .transform((h) => ({ ...h, timeoutMs: h.timeoutMs ?? Math.min(DEFAULT_CHECK_TIMEOUT_MS, h.interMs) }));
 
 export const haproxySchema = z
   .object({

@@ -123,6 +123,9 @@ export function renderHaproxyConfig(settings: Settings, lb: LoadBalancerSettings
       `http-check send meth GET uri ${healthPath} ver HTTP/1.1 hdr Host ${HEALTH_CHECK_HOST}`,
       "http-check expect status 200",
       `default-server inter ${h.healthCheck.interMs}ms fall ${h.healthCheck.fall} rise ${h.healthCheck.rise}`,
+      // Bounds the wait for the answer once the check is connected; with it set, HAProxy bounds the
+      // connect by min(inter, timeout connect) (without it, the whole check by inter).
+      `timeout check ${h.healthCheck.timeoutMs}ms`,
       ...settings.nodes.map((n) => `server ${serverName(n)} ${hostPort(n.address, settings.nodePorts[kind])} ${proxy} ${check}`),
     ]);
   }

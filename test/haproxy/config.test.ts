@@ -74,6 +74,7 @@ describe("renderHaproxyConfig", () => {
       "http-check send meth GET uri /nginx-health ver HTTP/1.1 hdr Host ingress-health.invalid",
       "http-check expect status 200",
       "default-server inter 2000ms fall 3 rise 2",
+      "timeout check 1000ms",
     ];
     expect(section(cfg, "backend http-nodeport")).toEqual([
       ...common,
@@ -99,8 +100,8 @@ describe("renderHaproxyConfig", () => {
     const cfg = render(CONFIG_CASES.find((c) => c.name === "ipv6")!);
     expect(section(cfg, "frontend http-in")).toEqual(["bind 0.0.0.0:80", "bind [::]:80 v6only", "default_backend http-nodeport"]);
     expect(section(cfg, "frontend https-in")).toEqual(["bind 0.0.0.0:443", "bind [::]:443 v6only", "default_backend https-nodeport"]);
-    expect(section(cfg, "backend http-nodeport").slice(8)).toEqual(["server node-a [2001:db8::11]:30111 send-proxy check", "server node-b [2001:db8::12]:30111 send-proxy check"]);
-    expect(section(cfg, "backend https-nodeport").slice(8)).toEqual([
+    expect(section(cfg, "backend http-nodeport").slice(9)).toEqual(["server node-a [2001:db8::11]:30111 send-proxy check", "server node-b [2001:db8::12]:30111 send-proxy check"]);
+    expect(section(cfg, "backend https-nodeport").slice(9)).toEqual([
       "server node-a [2001:db8::11]:30112 send-proxy check port 30111 check-send-proxy",
       "server node-b [2001:db8::12]:30112 send-proxy check port 30111 check-send-proxy",
     ]);
@@ -143,13 +144,14 @@ describe("renderHaproxyConfig", () => {
     expect(section(cfg, "defaults").slice(4)).toEqual(["timeout connect 3000ms", "timeout client 30000ms", "timeout server 45000ms"]);
     const http = section(cfg, "backend http-nodeport");
     expect(http[0]).toBe("balance leastconn");
-    expect(http[7]).toBe("default-server inter 500ms fall 2 rise 5");
-    expect(http.slice(8)).toEqual([
+    expect(http.slice(7, 9)).toEqual(["default-server inter 500ms fall 2 rise 5", "timeout check 300ms"]);
+    expect(section(cfg, "backend https-nodeport").slice(7, 9)).toEqual(["default-server inter 500ms fall 2 rise 5", "timeout check 300ms"]);
+    expect(http.slice(9)).toEqual([
       "server node-1 192.0.2.11:30111 send-proxy-v2 check",
       "server node-2 192.0.2.12:30111 send-proxy-v2 check",
       "server node-3 192.0.2.13:30111 send-proxy-v2 check",
     ]);
-    expect(section(cfg, "backend https-nodeport")[8]).toBe("server node-1 192.0.2.11:30112 send-proxy-v2 check port 30111 check-send-proxy");
+    expect(section(cfg, "backend https-nodeport")[9]).toBe("server node-1 192.0.2.11:30112 send-proxy-v2 check port 30111 check-send-proxy");
   });
 
   it("one node, custom ports, bind address and pid file", () => {
@@ -157,8 +159,8 @@ describe("renderHaproxyConfig", () => {
     expect(section(cfg, "global")[1]).toBe("pidfile /var/run/haproxy/haproxy.pid");
     expect(section(cfg, "frontend http-in")).toEqual(["bind 203.0.113.7:8080", "default_backend http-nodeport"]);
     expect(section(cfg, "frontend https-in")).toEqual(["bind 203.0.113.7:8443", "default_backend https-nodeport"]);
-    expect(section(cfg, "backend http-nodeport").slice(8)).toEqual(["server worker-0 192.0.2.50:31080 send-proxy check"]);
-    expect(section(cfg, "backend https-nodeport").slice(8)).toEqual(["server worker-0 192.0.2.50:31443 send-proxy check port 31080 check-send-proxy"]);
+    expect(section(cfg, "backend http-nodeport").slice(9)).toEqual(["server worker-0 192.0.2.50:31080 send-proxy check"]);
+    expect(section(cfg, "backend https-nodeport").slice(9)).toEqual(["server worker-0 192.0.2.50:31443 send-proxy check port 31080 check-send-proxy"]);
   });
 
   it("keeps node order as given and server names stable when a node is added", () => {
@@ -167,7 +169,7 @@ describe("renderHaproxyConfig", () => {
     const before = settingsOf(raw);
     raw.nodes.splice(1, 0, { name: "node-9", address: "192.0.2.99" });
     const after = settingsOf(raw);
-    const servers = (s: typeof before) => section(renderHaproxyConfig(s, s.loadBalancers[0]), "backend http-nodeport").slice(8);
+    const servers = (s: typeof before) => section(renderHaproxyConfig(s, s.loadBalancers[0]), "backend http-nodeport").slice(9);
     expect(servers(before)).toEqual(["server node-3 192.0.2.13:30111 send-proxy check", "server node-1 192.0.2.11:30111 send-proxy check"]);
     expect(servers(after)).toEqual([
       "server node-3 192.0.2.13:30111 send-proxy check",

@@ -23,7 +23,7 @@ describe("defaults", () => {
     expect(s.controller.forwardedHeaders).toBe("ignore");
     expect(s.networkPolicy).toEqual({ enabled: true, extraSources: [] });
     expect(s.haproxy.stats).toEqual({ enabled: false, address: "127.0.0.1", port: 8404, user: "stats" });
-    expect(s.haproxy.healthCheck).toEqual({ interMs: 2000, fall: 3, rise: 2 });
+    expect(s.haproxy.healthCheck).toEqual({ interMs: 2000, timeoutMs: 1000, fall: 3, rise: 2 });
     expect(s.loadBalancers[0]).toEqual({
       name: "lb-1",
       address: "198.51.100.10",
@@ -34,6 +34,19 @@ describe("defaults", () => {
       reloadCommand: "systemctl reload haproxy",
       pidFile: "/run/haproxy.pid",
     });
+  });
+});
+
+describe("haproxy.healthCheck.timeoutMs", () => {
+  const hc = (healthCheck: Record<string, number>) => settingsOf({ ...devRaw(), haproxy: { healthCheck } }).haproxy.healthCheck;
+  it("unset: 1000 ms, capped at interMs so a short interval stays valid", () => {
+    expect(hc({}).timeoutMs).toBe(1000);
+    expect(hc({ interMs: 1000 }).timeoutMs).toBe(1000);
+    expect(hc({ interMs: 500 }).timeoutMs).toBe(500);
+  });
+  it("set: kept as given, up to interMs", () => {
+    expect(hc({ interMs: 500, timeoutMs: 500 }).timeoutMs).toBe(500);
+    expect(hc({ interMs: 2000, timeoutMs: 300 })).toEqual({ interMs: 2000, timeoutMs: 300, fall: 3, rise: 2 });
   });
 });
 
@@ -119,6 +132,16 @@ describe("bad input is named by path with its fix, all at once", () => {
       "grace period shorter than the preStop wait",
       (r) => (r.controller.preStopSeconds = 90),
       [{ path: "ingress-haproxy:controller.terminationGracePeriodSeconds", message: "60 must be greater than controller.preStopSeconds (90) or pods are killed mid-drain" }],
+    ],
+    [
+      "health-check timeout longer than the interval",
+      (r) => (r.haproxy = { healthCheck: { interMs: 500, timeoutMs: 800 } }),
+      [{ path: "ingress-haproxy:haproxy.healthCheck.timeoutMs", message: "800 is longer than haproxy.healthCheck.interMs (500): a node that accepts the check but never answers would be found out later than with no timeout at all; set timeoutMs to 500 or less, or raise interMs" }],
+    ],
+    [
+      "health-check timeout out of range",
+      (r) => (r.haproxy = { healthCheck: { timeoutMs: 50 } }),
+      [{ path: "ingress-haproxy:haproxy.healthCheck.timeoutMs", message: "50 Number must be greater than or equal to 100" }],
     ],
   ];
   it.each(cases)("%s", (_name, mutate, expected) => {

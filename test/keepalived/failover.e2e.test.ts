@@ -35,7 +35,7 @@ let s: Settings;
 const kaDir = (lb: string) => join(STATE_DIR, lb, "keepalived");
 
 /** The test stack with keepalived: the contract's stack config plus priorities, per-LB paths and the VIP. */
-function keepalivedSettings(over: { preempt?: boolean } = {}): Settings {
+function keepalivedSettings(over: { preempt?: boolean; bind?: "vip" | "wildcard" } = {}): Settings {
   const raw = structuredClone(c.stackConfig) as Record<string, any>;
   raw.loadBalancers = raw.loadBalancers.map((lb: Record<string, unknown>) => ({
     ...lb,
@@ -47,8 +47,8 @@ function keepalivedSettings(over: { preempt?: boolean } = {}): Settings {
     },
   }));
   raw.keepalived = { virtualAddresses: [VIP], sysctlPath: join(STATE_DIR, "keepalived-nonlocal-bind.conf"), preempt: over.preempt ?? false };
-  // HAProxy binds the floating address itself: the BACKUP needs ip_nonlocal_bind (the harder case).
-  raw.haproxy = { ...raw.haproxy, bindAddresses: [VIP] };
+  // By default HAProxy binds the floating address itself: the BACKUP needs ip_nonlocal_bind (the harder case).
+  raw.haproxy = { ...raw.haproxy, bindAddresses: over.bind === "wildcard" ? ["0.0.0.0"] : [VIP] };
   return parseSettings(raw, { sshPrivateKey: true, vrrpPassword: true });
 }
 
@@ -280,7 +280,27 @@ describe("5. with preempt: true the higher priority takes the address back", () 
   });
 });
 
-describe("6. keepalived's own log shows the state changes", () => {
+describe("6. the default: HAProxy on the wildcard, health check through loopback", () => {
+  it("re-pushed for 0.0.0.0: stopping HAProxy on the MASTER moves the address within the bound", async () => {
+    const w = keepalivedSettings({ bind: "wildcard" });
+    expect(keepalivedConf(w, "lb-1")).toContain(`script "/bin/bash -c '</dev/tcp/127.0.0.1/443'"`);
+    for (const lb of LBS) {
+      const h = await sshPush(c, w, lb, renderHaproxyConfig(w, lbSettings(w, lb)));
+      expect(h.code, `${lb}: ${h.stderr}`).toBe(0);
+      const k = await pushKeepalived(w, lb);
+      expect(k.code, k.stderr).toBe(0);
+    }
+    await waitAllServers(lbEntry(c, "lb-1"), "UP");
+    expect((await watchHolders(3000)).map((x) => x.holders)).toEqual(["lb-1"]);
+    const r = await underLoad("ka-wildcard-stop", 12, () => haproxyStop("lb-1"), "lb-2");
+    figures.wildcardHaproxyStop = { moveMs: r.moveMs, outageMs: r.outageMs, sent: r.lr.sent, failed: r.bad.length, failedAfterMove: r.failedAfterMove.length };
+    expect(r.moveMs).toBeLessThan(4000);
+    expect(r.failedAfterMove).toEqual([]);
+    expect(accountFor(c, r.lr, CLIENT.address).problems).toEqual([]);
+  });
+});
+
+describe("7. keepalived's own log shows the state changes", () => {
   it("lb-1 entered MASTER, FAULT and BACKUP; lb-2 MASTER and BACKUP", () => {
     const log = (lb: Lb) => (existsSync(join(kaDir(lb), "keepalived.log")) ? readFileSync(join(kaDir(lb), "keepalived.log"), "utf8") : "");
     for (const state of ["Entering MASTER STATE", "Entering FAULT STATE", "Entering BACKUP STATE"]) expect(log("lb-1")).toContain(`(ingress_haproxy) ${state}`);

@@ -121,6 +121,19 @@ export function withoutFeature(text: string, toggle: Toggle): string {
   return lines.join("\n");
 }
 
+/**
+ * A candidate for the failover figure, not what the program renders today: the dev stack with
+ * `haproxy.timeouts.connectMs` lowered (an existing setting) and a `timeout check` line added (no
+ * setting yet), so a blackholed node is detected sooner and redispatch happens before a client gives up.
+ */
+export const TUNED = { connectMs: 1000, checkMs: 1000 } as const;
+
+export function withCheckTimeout(text: string, ms: number): string {
+  const out = text.replace(/^(\s*)(timeout connect \S+)$/m, `$1$2\n$1timeout check ${ms}ms`);
+  if (out === text) throw new Error("no `timeout connect` line in the generated config");
+  return out;
+}
+
 /** The reference: a minimal hand-written TCP config with send-proxy to the same three servers, nothing else. */
 export function referenceConfig(port: number, s: Settings): string {
   return [

@@ -64,7 +64,7 @@ export function configReferenceMarkdown(): string {
 const SECRET_DOCS: Record<(typeof SECRET_KEYS)[number], string> = {
   sshPrivateKey: "SSH private key for the load-balancer hosts: `cat KEY \\| pulumi config set --secret sshPrivateKey`.",
   statsPassword: "HAProxy stats password; required when `haproxy.stats.enabled`.",
-  vrrpPassword: "keepalived VRRP authentication secret; required with `keepalived`.",
+  vrrpPassword: "keepalived VRRP authentication secret; required with `keepalived` on IPv4 load balancers (IPv6 VRRPv3 has no authentication).",
 };
 
 const START = "<!-- config-reference:start -->\n";

@@ -1,8 +1,8 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { sha256 } from "./controller/manifests";
 import { renderHaproxyConfig } from "./haproxy/config";
 import { pushCommand, restoreCommand } from "./haproxy/push-script";
+import { remoteFilePush } from "./remote-push";
 import type { LoadBalancerSettings, Settings } from "./settings";
 
 export interface LoadBalancerSecrets {
@@ -37,26 +37,10 @@ export class HaproxyLoadBalancer extends pulumi.ComponentResource {
       : pulumi.output(renderHaproxyConfig(s, lb));
     this.configSha256 = pulumi.unsecret(config.apply(sha256));
 
-    new command.remote.Command(
+    remoteFilePush(
       `${name}-push`,
-      {
-        connection: {
-          host: lb.address,
-          port: lb.sshPort,
-          user: lb.user,
-          privateKey: pulumi.secret(secrets.sshPrivateKey),
-          hostKey: lb.hostKey,
-          dialErrorLimit: 3,
-          perDialTimeout: 10,
-        },
-        create: pushCommand(s, lb),
-        delete: restoreCommand(s, lb),
-        stdin: config,
-        // The script prints status lines and hashes only, never the config.
-        logging: "stdoutAndStderr",
-      },
-      // Destroy (restore) must run before a replacement pushes again, never after it.
-      { parent: this, additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true },
+      { loadBalancer: lb, sshPrivateKey: secrets.sshPrivateKey, pushCommand: pushCommand(s, lb), deleteCommand: restoreCommand(s, lb), content: config },
+      this,
     );
     this.registerOutputs({ configSha256: this.configSha256 });
   }

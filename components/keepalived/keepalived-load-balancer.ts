@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { sha256 } from "../controller/manifests";
+import { remoteFilePush, sshConnection } from "../remote-push";
 import type { LoadBalancerSettings, Settings } from "../settings";
 import {
   keepalivedHost,
@@ -27,19 +28,6 @@ export interface KeepalivedLoadBalancerArgs {
   readonly secrets: KeepalivedSecrets;
 }
 
-/** SSH to a load-balancer host with its pinned host key, as the haproxy.cfg push does. */
-function connection(lb: LoadBalancerSettings, sshPrivateKey: pulumi.Input<string>): command.types.input.remote.ConnectionArgs {
-  return {
-    host: lb.address,
-    port: lb.sshPort,
-    user: lb.user,
-    privateKey: pulumi.secret(sshPrivateKey),
-    hostKey: lb.hostKey,
-    dialErrorLimit: 3,
-    perDialTimeout: 10,
-  };
-}
-
 /**
  * Renders keepalived.conf for one load-balancer host and pushes it with the same validate / lock /
  * backup / swap / reload / verify / roll-back script as haproxy.cfg (`keepalived -t`, then keepalived
@@ -60,17 +48,10 @@ export class KeepalivedLoadBalancer extends pulumi.ComponentResource {
     this.role = pulumi.output(host.role);
     this.priority = pulumi.output(host.priority);
 
-    new command.remote.Command(
+    remoteFilePush(
       `${name}-push`,
-      {
-        connection: connection(lb, secrets.sshPrivateKey),
-        create: keepalivedPushCommand(s, lb),
-        delete: keepalivedRestoreCommand(s, lb),
-        stdin: config,
-        // The script prints status lines and hashes only, never the config.
-        logging: "stdoutAndStderr",
-      },
-      { parent: this, additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true },
+      { loadBalancer: lb, sshPrivateKey: secrets.sshPrivateKey, pushCommand: keepalivedPushCommand(s, lb), deleteCommand: keepalivedRestoreCommand(s, lb), content: config },
+      this,
     );
     this.registerOutputs({ role: this.role, priority: this.priority, configSha256: this.configSha256 });
   }
@@ -94,7 +75,7 @@ export class NonlocalBind extends pulumi.ComponentResource {
     new command.remote.Command(
       `${name}-sysctl`,
       {
-        connection: connection(lb, args.sshPrivateKey),
+        connection: sshConnection(lb, args.sshPrivateKey),
         create: nonlocalBindCommand(s),
         delete: nonlocalBindDeleteCommand(s),
         logging: "stdoutAndStderr",

@@ -2,7 +2,7 @@
 // binds the floating address, one nonlocal-bind step per host), vrrpPassword kept secret, outputs with
 // the floating addresses, each host's role and keepalived.conf hash.
 import * as pulumi from "@pulumi/pulumi";
-import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sha256 } from "../../components/controller/manifests";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
 import {
@@ -12,23 +12,11 @@ import {
   nonlocalBindDeleteCommand,
   renderKeepalivedConfig,
 } from "../../components/keepalived/config";
+import { TEST_SSH_KEY as SSH_KEY, runProgram, stackConfig } from "../fixtures/program";
 import { installMocks, isSecretInput, recorded, registeredSorted, settled, unwrapSecret, valueOf } from "../fixtures/mocks";
 import { pairRaw, pairSettings } from "./cases";
 
-const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-only\n-----END OPENSSH PRIVATE KEY-----\n";
 const VRRP = "vrrp-secret-for-tests";
-
-function stackConfig(raw: Record<string, unknown>, secrets: Record<string, string>): void {
-  const all: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw)) all[`ingress-haproxy:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
-  for (const [k, v] of Object.entries(secrets)) all[`ingress-haproxy:${k}`] = v;
-  pulumi.runtime.setAllConfig(all, Object.keys(secrets).map((k) => `ingress-haproxy:${k}`));
-}
-
-async function runProgram(): Promise<Record<string, pulumi.Output<any>>> {
-  vi.resetModules();
-  return (await import("../../index")) as any;
-}
 
 const commands = () => recorded.filter((r) => r.type === "command:remote:Command");
 const byName = (name: string) => {

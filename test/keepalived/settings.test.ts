@@ -2,21 +2,13 @@
 // same single SettingsError as every other problem.
 import { describe, expect, it } from "vitest";
 import { configMapData, networkPolicyManifest, trustedProxyCidrs } from "../../components/controller/manifests";
-import { SettingsError, parseSettings } from "../../components/settings";
-import { HOST_KEY_1, devRaw } from "../fixtures/settings";
+import { parseSettings } from "../../components/settings";
+import { HOST_KEY_1, devRaw, problemsOf as problemsWith } from "../fixtures/settings";
 import { pairRaw, pairSettings } from "./cases";
 
 const ALL_SECRETS = { sshPrivateKey: true, vrrpPassword: true };
 
-function problemsOf(raw: Record<string, any>, secrets: Record<string, boolean> = ALL_SECRETS): { path: string; message: string }[] {
-  try {
-    parseSettings(raw, secrets);
-  } catch (e) {
-    expect(e).toBeInstanceOf(SettingsError);
-    return (e as SettingsError).problems;
-  }
-  throw new Error("expected a SettingsError");
-}
+const problemsOf = (raw: Record<string, any>, secrets: Record<string, boolean> = ALL_SECRETS) => problemsWith(raw, secrets);
 
 describe("keepalived defaults", () => {
   it("unicast, nopreempt, eth0, router id 51, 1 s adverts, systemd reload-or-restart", () => {

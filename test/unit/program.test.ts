@@ -1,26 +1,13 @@
 // The whole program (index.ts) under Pulumi mocks: stack config in, exact resource graph and stack
 // outputs out; bad config fails before any resource is registered.
 import * as pulumi from "@pulumi/pulumi";
-import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sha256 } from "../../components/controller/manifests";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
 import { pushCommand, restoreCommand } from "../../components/haproxy/push-script";
 import { devRaw, settingsOf } from "../fixtures/settings";
+import { TEST_SSH_KEY as SSH_KEY, runProgram, stackConfig } from "../fixtures/program";
 import { installMocks, isSecretInput, recorded, registeredSorted, settled, unwrapSecret, valueOf } from "../fixtures/mocks";
-
-const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ntest-only\n-----END OPENSSH PRIVATE KEY-----\n";
-
-function stackConfig(raw: Record<string, unknown>, secrets: Record<string, string>): void {
-  const all: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw)) all[`ingress-haproxy:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
-  for (const [k, v] of Object.entries(secrets)) all[`ingress-haproxy:${k}`] = v;
-  pulumi.runtime.setAllConfig(all, Object.keys(secrets).map((k) => `ingress-haproxy:${k}`));
-}
-
-async function runProgram(): Promise<Record<string, pulumi.Output<any>>> {
-  vi.resetModules();
-  return (await import("../../index")) as any;
-}
 
 beforeAll(installMocks);
 beforeEach(() => {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { SettingsError, parseSettings } from "../../components/settings";
+import { parseSettings } from "../../components/settings";
 import { settingsFromStackConfig } from "../../components/stack-config";
-import { HOST_KEY_1, devRaw, settingsOf } from "../fixtures/settings";
-
-function problemsOf(raw: Record<string, any>, secrets = { sshPrivateKey: true }): { path: string; message: string }[] {
-  try {
-    parseSettings(raw, secrets);
-  } catch (e) {
-    expect(e).toBeInstanceOf(SettingsError);
-    return (e as SettingsError).problems;
-  }
-  throw new Error("expected a SettingsError");
-}
+import { HOST_KEY_1, devRaw, problemsOf, settingsOf } from "../fixtures/settings";
 
 describe("defaults", () => {
   it("fill in the seed's names and ports and the safe choices", () => {

@@ -69,9 +69,13 @@ export interface Cluster {
   down(): void;
 }
 
-/** Starts (or reuses) a control plane in `dir` on ports from `portBase`; needs the toolchain built. */
-export function startCluster(dir: string, portBase: number): Cluster {
+/**
+ * Starts (or reuses) a control plane in `dir` on ports from `portBase`; needs the toolchain built.
+ * `fresh`: stop and remove whatever runs there first (a run that crashed may have left objects).
+ */
+export function startCluster(dir: string, portBase: number, opts: { fresh?: boolean } = {}): Cluster {
   const env = { ...process.env, IHP_CLUSTER_DIR: dir, IHP_CLUSTER_PORT_BASE: String(portBase) };
+  if (opts.fresh) execFileSync("bash", ["scripts/cluster/down.sh"], { cwd: ROOT, env, stdio: ["ignore", "inherit", "inherit"] });
   const kubectlBin = join(execFileSync("bash", ["-c", "source scripts/toolchain/lib.sh && dir_of kubernetes"], { cwd: ROOT, encoding: "utf8" }).trim(), "bin/kubectl");
   const out = execFileSync("bash", ["scripts/cluster/up.sh"], { cwd: ROOT, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   const kubeconfig = out.trim().split("\n").pop()!.replace(/^KUBECONFIG=/, "");

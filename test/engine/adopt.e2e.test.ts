@@ -5,16 +5,14 @@
 // The program is the Kubernetes half of SourceIpIngress (namespace, ProxyProtocolConfig,
 // IngressController, NodePortService) under the same `adoptionOptions` and Service ordering: the
 // HAProxy push needs the command provider, which cannot be built here (scripts/toolchain/README.md).
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, ROOT, startCluster, until } from "./adopt-fixtures";
+import { type PulumiProject, pulumiProject } from "./pulumi-cli";
 
 let cluster: Cluster;
-let work: string;
-let env: NodeJS.ProcessEnv;
+let project: PulumiProject;
 
 const PROGRAM = `import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -45,23 +43,13 @@ class SourceIpIngress extends pulumi.ComponentResource {
 new SourceIpIngress("ingress");
 `;
 
-/** Runs the CLI without blocking the test worker (a blocked worker misses vitest's RPC deadlines). */
-function pulumi(...args: string[]): Promise<{ status: number | null; out: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn("pulumi", [...args, "--non-interactive", "--color", "never"], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.on("error", fail);
-    child.on("close", (status) => done({ status, out }));
-  });
-}
+const pulumi = (...args: string[]) => project.run(args);
 
 /** A stack holding the dev stack file's settings, plus `extra` config lines. */
 async function newStack(stack: string, extra: string): Promise<void> {
-  writeFileSync(join(work, `Pulumi.${stack}.yaml`), readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") + extra);
+  writeFileSync(join(project.dir, `Pulumi.${stack}.yaml`), readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") + extra);
   expect((await pulumi("stack", "init", stack)).status).toBe(0);
-  const r = spawnSync("pulumi", ["config", "set", "--secret", "sshPrivateKey", "--stack", stack], { cwd: work, env, input: "not-used-without-load-balancers\n" });
+  const r = await project.run(["config", "set", "--secret", "sshPrivateKey", "--stack", stack], { input: "not-used-without-load-balancers\n" });
   expect(r.status).toBe(0);
 }
 
@@ -72,31 +60,21 @@ const svcIdentity = () => {
 
 beforeAll(() => {
   cluster = startCluster("/tmp/ihp-cluster-adopt-engine", 27600);
-  work = mkdtempSync(join(tmpdir(), "adopt-engine-"));
-  writeFileSync(join(work, "Pulumi.yaml"), "name: ingress-haproxy\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
-  writeFileSync(join(work, "package.json"), '{ "name": "adopt-engine-test", "private": true }\n');
-  writeFileSync(join(work, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", module: "commonjs", moduleResolution: "node", esModuleInterop: true, skipLibCheck: true } }));
-  writeFileSync(join(work, "index.ts"), PROGRAM);
-  symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"));
-  mkdirSync(join(work, "state"));
-  const toolchainPath = execFileSync("bash", ["scripts/toolchain/env.sh", "--path"], { cwd: ROOT, encoding: "utf8" }).trim();
-  const sharedHome = execFileSync("bash", ["-c", "source scripts/toolchain/lib.sh && echo $IHP_PULUMI_HOME"], { cwd: ROOT, encoding: "utf8" }).trim();
-  // A private PULUMI_HOME whose plugins are the toolchain's (as env.sh's ihp_private_pulumi_home).
-  mkdirSync(join(work, "pulumi-home"));
-  symlinkSync(join(sharedHome, "plugins"), join(work, "pulumi-home", "plugins"));
-  env = {
-    ...cluster.env,
-    PATH: toolchainPath,
-    PULUMI_HOME: join(work, "pulumi-home"),
-    PULUMI_BACKEND_URL: `file://${join(work, "state")}`,
-    PULUMI_CONFIG_PASSPHRASE: "adopt-e2e",
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-  };
+  project = pulumiProject("adopt-engine-", {
+    env: cluster.env,
+    passphrase: "adopt-e2e",
+    nodeModules: true,
+    files: {
+      "Pulumi.yaml": "name: ingress-haproxy\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n",
+      "package.json": '{ "name": "adopt-engine-test", "private": true }\n',
+      "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, target: "ES2022", module: "commonjs", moduleResolution: "node", esModuleInterop: true, skipLibCheck: true } }),
+      "index.ts": PROGRAM,
+    },
+  });
 }, 600_000);
 afterAll(() => {
   cluster?.down();
-  if (work) rmSync(work, { recursive: true, force: true });
+  project?.remove();
 });
 
 describe("without adopt", () => {
@@ -152,8 +130,8 @@ describe("with adopt", () => {
     for (const pod of endpoints) expect(pod).toMatch(/^nginx-ingress-[a-z0-9]{5}$/);
   });
 
-  it("the state marks exactly the adopted objects retainOnDelete", () => {
-    const state = JSON.parse(execFileSync("pulumi", ["stack", "export", "--stack", "adopt"], { cwd: work, env, encoding: "utf8" }));
+  it("the state marks exactly the adopted objects retainOnDelete", async () => {
+    const state = JSON.parse((await pulumi("stack", "export", "--stack", "adopt")).stdout);
     const retained = state.deployment.resources.filter((r: any) => r.retainOnDelete).map((r: any) => r.urn.split("::").pop());
     expect(retained).toEqual(["ingress-namespace", "ingress-config-configmap-nginx-config", "ingress-service-service-ingress"]);
   });

@@ -1,54 +1,27 @@
 // The committed stack files as the real pulumi CLI (scripts/toolchain) reads them, in a throwaway file
 // backend: the prod secrets decrypt with the documented example passphrase (and only with it), and
 // the flat config the engine hands the program gives exactly the settings `npm run render` validates.
-import { execFileSync, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { settingsFromStackConfig } from "../../components/stack-config";
 import { readStackConfig, validate } from "../../scripts/render";
+import { type PulumiProject, ROOT, pulumiProject } from "./pulumi-cli";
 
-const ROOT = resolve(__dirname, "../..");
-let work: string;
-let env: NodeJS.ProcessEnv;
+let project: PulumiProject;
 
-function pulumi(args: string[], passphrase: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn("pulumi", [...args, "--non-interactive"], { cwd: work, env: { ...env, PULUMI_CONFIG_PASSPHRASE: passphrase }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", fail);
-    child.on("close", (status) => done({ status, stdout, stderr }));
-  });
-}
+const pulumi = (args: string[], passphrase: string) => project.run(args, { env: { PULUMI_CONFIG_PASSPHRASE: passphrase } });
 
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "stack-files-"));
-  for (const f of ["Pulumi.yaml", "Pulumi.prod.yaml"]) copyFileSync(join(ROOT, f), join(work, f));
-  mkdirSync(join(work, "state"));
-  const sharedHome = execFileSync("bash", ["-c", "source scripts/toolchain/lib.sh && echo $IHP_PULUMI_HOME"], { cwd: ROOT, encoding: "utf8" }).trim();
-  mkdirSync(join(work, "pulumi-home"));
-  symlinkSync(join(sharedHome, "plugins"), join(work, "pulumi-home", "plugins"));
-  env = {
-    ...process.env,
-    PATH: execFileSync("bash", ["scripts/toolchain/env.sh", "--path"], { cwd: ROOT, encoding: "utf8" }).trim(),
-    PULUMI_HOME: join(work, "pulumi-home"),
-    PULUMI_BACKEND_URL: `file://${join(work, "state")}`,
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-  };
+  const files = Object.fromEntries(["Pulumi.yaml", "Pulumi.prod.yaml"].map((f) => [f, readFileSync(join(ROOT, f), "utf8")]));
+  project = pulumiProject("stack-files-", { files });
 });
-afterAll(() => {
-  if (work) rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => project?.remove());
 
 describe("Pulumi.prod.yaml with the real CLI", () => {
   it("a fresh backend adopts the file's encryption salt and leaves the file untouched", async () => {
     expect((await pulumi(["stack", "select", "--create", "prod"], "example-only-rotate-me")).status).toBe(0);
-    expect(readFileSync(join(work, "Pulumi.prod.yaml"), "utf8")).toBe(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8"));
+    expect(readFileSync(join(project.dir, "Pulumi.prod.yaml"), "utf8")).toBe(readFileSync(join(ROOT, "Pulumi.prod.yaml"), "utf8"));
   });
 
   it("its two secrets decrypt with the example passphrase and not with another", async () => {

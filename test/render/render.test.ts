@@ -110,7 +110,7 @@ describe("render dev", () => {
     expect(run.stdout).toContain(`\n  lb-1 198.51.100.10 lb/lb-1/haproxy.cfg sha256 ${sha256(cfg)}\n`);
   });
 
-  it("summary: counts, weave patch, backends, and the secret the stack still lacks", () => {
+  it("summary: counts, weave patch, backends, and no missing secret (dev carries an encrypted stand-in key)", () => {
     const lines = run.stdout.split("\n");
     expect(lines[0]).toBe(`Rendered stack dev (Pulumi.dev.yaml) into ${out}: 13 files + SHA256SUMS`);
     expect(lines[1]).toMatch(/^Kubernetes objects \(11\): Namespace nginx-ingress, ConfigMap nginx-ingress\/nginx-config, /);
@@ -119,9 +119,7 @@ describe("render dev", () => {
       "Backends (3 nodes): http 192.0.2.11:30111 192.0.2.12:30111 192.0.2.13:30111",
       "                    https 192.0.2.11:30112 192.0.2.12:30112 192.0.2.13:30112",
     ]);
-    expect(lines.filter((l) => l.startsWith("Missing secret:"))).toEqual([
-      "Missing secret: ingress-haproxy:sshPrivateKey is not in Pulumi.dev.yaml; render does not need it, `pulumi preview`/`up` do: pulumi config set --secret sshPrivateKey ... --stack dev",
-    ]);
+    expect(lines.filter((l) => l.startsWith("Missing secret:"))).toEqual([]);
     expect(lines.filter((l) => l.startsWith("Placeholder:"))).toEqual([]);
   });
 
@@ -201,6 +199,13 @@ describe("determinism", () => {
 });
 
 describe("stack file variants and bad input", () => {
+  // Pulumi.dev.yaml with extra config lines inserted into its `config:` block, and without its
+  // encrypted sshPrivateKey (so a test decides how the secret is given).
+  const devWith = (extraConfigLines: string) => {
+    const dev = readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8").replace(/  ingress-haproxy:sshPrivateKey:\n    secure: \S+\n/, "");
+    const at = dev.indexOf("\nencryptionsalt:");
+    return dev.slice(0, at + 1) + extraConfigLines + dev.slice(at + 1);
+  };
   const stackFile = (name: string, text: string) => {
     const f = join(tmp, name);
     writeFileSync(f, text);
@@ -224,7 +229,7 @@ describe("stack file variants and bad input", () => {
   });
 
   it("a secret written in plain text exits 1", () => {
-    const file = stackFile("Pulumi.plain.yaml", readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") + "  ingress-haproxy:sshPrivateKey: not-encrypted\n");
+    const file = stackFile("Pulumi.plain.yaml", devWith("  ingress-haproxy:sshPrivateKey: not-encrypted\n"));
     const r = render("plain", "--config-file", file, "--out", join(tmp, "plain-out"));
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(
@@ -235,14 +240,14 @@ describe("stack file variants and bad input", () => {
   });
 
   it("a `secure:` value counts as the secret being set", () => {
-    const file = stackFile("Pulumi.sec.yaml", readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") + "  ingress-haproxy:sshPrivateKey:\n    secure: v1:AAAA:BBBB\n");
+    const file = stackFile("Pulumi.sec.yaml", devWith("  ingress-haproxy:sshPrivateKey:\n    secure: v1:AAAA:BBBB\n"));
     const r = render("sec", "--config-file", file, "--out", join(tmp, "sec-out"));
     expect(r.status).toBe(0);
     expect(r.stdout).not.toContain("Missing secret");
   });
 
   it("adopt: the adopted objects carry patchForce, and the summary names them", () => {
-    const file = stackFile("Pulumi.adopt.yaml", readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") + "  ingress-haproxy:adopt: {}\n");
+    const file = stackFile("Pulumi.adopt.yaml", devWith("  ingress-haproxy:adopt: {}\n"));
     const out = join(tmp, "adopt-out");
     const r = render("adopt", "--config-file", file, "--out", out);
     expect(r.status).toBe(0);
@@ -259,7 +264,7 @@ describe("stack file variants and bad input", () => {
         "      hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJE3opU311SC3Zgfn7cd0fd8QamdPh1bmljG04jsE0vB\n",
         "      hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJE3opU311SC3Zgfn7cd0fd8QamdPh1bmljG04jsE0vB\n      priority: 150\n" +
           "    - name: lb-2\n      address: 198.51.100.11\n      hostKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMcnHEIVX8U/9Qkb0jAOp+oQGJIhrVAkuaRIC9LkzW44\n      priority: 100\n",
-      ) + "  ingress-haproxy:keepalived:\n    virtualAddresses: [198.51.100.100]\n",
+      ).replace("\nencryptionsalt:", "\n  ingress-haproxy:keepalived:\n    virtualAddresses: [198.51.100.100]\nencryptionsalt:"),
     );
     const out = join(tmp, "pair-out");
     const r = render("pair", "--config-file", file, "--out", out);
@@ -282,7 +287,6 @@ describe("stack file variants and bad input", () => {
     expect(r.stdout.split("\n").filter((l) => l.startsWith("Placeholder:") || l.startsWith("Missing secret:"))).toEqual([
       `Placeholder: lb/lb-1/keepalived.conf holds <SECRET-NOT-RENDERED:vrrpPassword> instead of the secret vrrpPassword; its sha256 differs from the pushed file's (stack output keepalived.hosts.*.configSha256).`,
       `Placeholder: lb/lb-2/keepalived.conf holds <SECRET-NOT-RENDERED:vrrpPassword> instead of the secret vrrpPassword; its sha256 differs from the pushed file's (stack output keepalived.hosts.*.configSha256).`,
-      `Missing secret: ingress-haproxy:sshPrivateKey is not in ${file}; render does not need it, \`pulumi preview\`/\`up\` do: pulumi config set --secret sshPrivateKey ... --stack pair`,
       `Missing secret: ingress-haproxy:vrrpPassword is not in ${file}; render does not need it, \`pulumi preview\`/\`up\` do: pulumi config set --secret vrrpPassword ... --stack pair`,
     ]);
   });

@@ -8,15 +8,15 @@
 //   npm run bench -- --only=scale,datapath   # sections: datapath, pushes, failover, scale, engine
 //   npm run bench -- --out=/tmp/x.md   # write elsewhere (default bench/results.md)
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { renderFiles } from "../scripts/render";
 import { renderHaproxyConfig } from "../components/haproxy/config";
 import { pushCommand } from "../components/haproxy/push-script";
 import { parseSettings } from "../components/settings";
-import { BENCH_DIR, HOSTS, REPO, TOGGLE_DESCRIPTIONS, generatedConfig, type Toggle } from "./configs";
+import { HOSTS, REPO, TOGGLE_DESCRIPTIONS, generatedConfig, type Toggle } from "./configs";
 import { haproxyPids, hostsUp, netnsDown, nginxPids, stopSink, type BenchHosts, type Variant } from "./hosts";
 import { cpuSeconds, childrenOf, fmt, inNs, median, minMax, readPid, sh, sleep, wrk, wrkBackground, type WrkResult } from "./lib";
 import { scaledRaw } from "./scale-config";
@@ -372,6 +372,15 @@ function timeIt(fn: () => unknown, reps: number): { first: number; median: numbe
 }
 
 function scale(): Scale {
+  const dir = mkdtempSync(join(tmpdir(), "ihp-bench-scale-"));
+  try {
+    return scaleIn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function scaleIn(dir: string): Scale {
   const stack = "prod";
   const rows: ScaleRow[] = [];
   const secrets = { sshPrivateKey: true, statsPassword: true };
@@ -392,14 +401,13 @@ function scale(): Scale {
       for (const lb of sNoStats.loadBalancers) renderHaproxyConfig(sNoStats, lb);
     }, 5);
     // The whole `npm run render` process (tsx start, parse, render, write every file) for this stack.
-    const stackFile = join(BENCH_DIR, `Pulumi.scale-${n}.yaml`);
+    const stackFile = join(dir, `Pulumi.scale-${n}.yaml`);
     writeFileSync(stackFile, YAML.stringify({ config: Object.fromEntries(Object.entries(raw).map(([k, v]) => [`ingress-haproxy:${k}`, v])) }));
     const tp = performance.now();
-    sh(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "scripts/render.ts"), stack, "--config-file", stackFile, "--out", join(BENCH_DIR, `render-${n}`)]);
+    sh(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "scripts/render.ts"), stack, "--config-file", stackFile, "--out", join(dir, `render-${n}`)]);
     const processMs = performance.now() - tp;
     const cfg = renderHaproxyConfig(s, s.loadBalancers[0], { statsPassword: "bench" });
-    const file = join(BENCH_DIR, `scale-${n}.cfg`);
-    sh("mkdir", ["-p", BENCH_DIR]);
+    const file = join(dir, `scale-${n}.cfg`);
     writeFileSync(file, cfg);
     const v: number[] = [];
     let ok = true;
@@ -565,18 +573,41 @@ function report(m: Record<string, string>, dp?: DataPath, pu?: Pushes, fo?: Fail
 
 // ---------------------------------------------------------------- main
 
+const TOOLS = ["ip", "iptables", "haproxy", "nginx", "wrk", "curl", "python3", "flock", "sha256sum"];
+
+/** Installs what is missing with the project's own script (apt-get), then insists. */
+function preflight(): void {
+  const missing = () => TOOLS.filter((t) => spawnSync("bash", ["-c", `PATH=$PATH:/usr/sbin:/sbin command -v ${t}`]).status !== 0);
+  if (missing().length) {
+    log(`missing ${missing().join(", ")}: running scripts/install-test-deps.sh`);
+    spawnSync("bash", [join(REPO, "scripts/install-test-deps.sh")], { stdio: "inherit" });
+  }
+  if (missing().length) throw new Error(`the bench needs ${missing().join(", ")} (apt-get install wrk haproxy nginx-light iptables curl python3)`);
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0 && (only.has("datapath") || only.has("pushes") || only.has("failover")))
     throw new Error("the data-path, push and failover sections need root (network namespaces); run as root or --only=scale,engine");
+  if (only.has("datapath") || only.has("pushes") || only.has("failover")) preflight();
   const started = Date.now();
   const m = machine();
   log(`machine: ${JSON.stringify(m)}`);
   let dp: DataPath | undefined, pu: Pushes | undefined, fo: Failover | undefined, sc: Scale | undefined, en: EngineResult | undefined;
   const needHosts = only.has("datapath") || only.has("pushes") || only.has("failover");
   const json: Record<string, unknown> = { machine: m, quick };
+  const failures: string[] = [];
+  const guarded = async <T>(name: string, fn: () => Promise<T> | T): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (e) {
+      log(`${name} FAILED: ${(e as Error).stack ?? e}`);
+      failures.push(`${name}: ${String((e as Error).message ?? e).split("\n").slice(0, 3).join(" / ")}`);
+      return undefined;
+    }
+  };
   if (only.has("scale")) {
     log("scale");
-    sc = scale();
+    sc = await guarded("scale", scale);
     json.scale = sc;
   }
   if (needHosts) {
@@ -593,33 +624,39 @@ async function main(): Promise<void> {
       process.exit(130);
     });
     try {
-      h = await hostsUp(ids);
-      if (only.has("datapath")) {
-        dp = await dataPath(h);
-        json.datapath = dp;
+      h = await guarded("hosts up", () => hostsUp(ids));
+      if (h) {
+        const hh = h;
+        if (only.has("datapath")) {
+          dp = await guarded("data path", () => dataPath(hh));
+          json.datapath = dp;
+        }
+        if (only.has("pushes")) {
+          log("pushes under load");
+          pu = await guarded("pushes", () => pushesUnderLoad(hh));
+          json.pushes = pu;
+        }
+        if (only.has("failover")) {
+          log("failover");
+          fo = await guarded("failover", () => failover(hh));
+          json.failover = fo;
+        }
+        const sink = await h.stop();
+        if (dp) dp.logDatagrams = sink.datagrams;
       }
-      if (only.has("pushes")) {
-        log("pushes under load");
-        pu = await pushesUnderLoad(h);
-        json.pushes = pu;
-      }
-      if (only.has("failover")) {
-        log("failover");
-        fo = await failover(h);
-        json.failover = fo;
-      }
-      const sink = await h.stop();
-      if (dp) dp.logDatagrams = sink.datagrams;
     } finally {
       cleanup();
     }
   }
   if (only.has("engine")) {
     log("engine");
-    en = await engineSection(quick, log);
+    en = await guarded("engine", () => engineSection(quick, log));
     json.engine = en;
   }
-  const text = report(m, dp, pu, fo, sc, en, (Date.now() - started) / 1000);
+  m.loadavg_end = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  let text = report(m, dp, pu, fo, sc, en, (Date.now() - started) / 1000);
+  if (failures.length) text += "\n## Sections that failed in this run\n\n" + failures.map((f) => `- ${f}`).join("\n") + "\n";
+  json.failures = failures;
   process.stdout.write(text);
   writeFileSync(OUT, text);
   writeFileSync(OUT.replace(/\.md$/, "") + ".json", JSON.stringify(json, null, 1) + "\n");

@@ -1,0 +1,405 @@
+// The whole program (index.ts) through the real engine, end to end: the locally built pulumi CLI,
+// Kubernetes provider and command provider (scripts/toolchain), a file backend with a passphrase, a
+// private PULUMI_HOME, no network beyond loopback and the test hosts. The cluster is a private local
+// control plane (scripts/cluster: kwok nodes node-1..3 at 192.0.2.11-13, a weave-net fixture); the
+// load balancers are the netns hosts lb-1/lb-2 (scripts/netns/hosts.sh: real sshd + master-worker
+// HAProxy), reached from the root namespace through 198.51.100.1 with their host keys pinned.
+//
+// preview (exact plan) -> up (objects read back from the API server; haproxy.cfg pushed over SSH and
+// served by a new worker; the SSH key only as a secret in state) -> preview --expect-no-changes ->
+// node-4 added (exactly one push update per LB, then up: node-4 DOWN, the others UP) -> stack outputs
+// -> destroy (objects gone, weave-net as before, each LB's original haproxy.cfg restored).
+//
+// Uses the netns hosts (one instance per machine): never run it while the netns tier runs.
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
+import { configMapData, controllerManifests, networkPolicyManifest, selectorLabels, sha256 } from "../../components/controller/manifests";
+import { renderHaproxyConfig } from "../../components/haproxy/config";
+import { pushFiles } from "../../components/haproxy/push-script";
+import { parseSettings, type Settings } from "../../components/settings";
+import type { HostsContract, LoadBalancerEntry } from "../netns/contract";
+import { hostsDown, hostsUp, onHost, procInfo, serverStates, waitFor } from "../netns/harness";
+import { type Cluster, startCluster, until } from "./adopt-fixtures";
+import { type PulumiProject, type PulumiResult, ROOT, pulumiProject } from "./pulumi-cli";
+
+const STACK = "engine";
+const PROJECT = "ingress-haproxy";
+const CLUSTER_DIR = "/tmp/ihp-cluster-engine";
+const PORT_BASE = 27700;
+/** IHP_ENGINE_KEEP=1 leaves the cluster, the hosts and the project folder for a post-mortem. */
+const KEEP = process.env.IHP_ENGINE_KEEP === "1";
+
+let cluster: Cluster;
+let hosts: HostsContract;
+let project: PulumiProject;
+let raw: Record<string, any>;
+let settings: Settings;
+let sshKey: string;
+let weaveBefore: any;
+/** haproxy.cfg sha256 per LB as hosts.sh left it, before any push. */
+const originalSha: Record<string, string> = {};
+const timings: Record<string, number> = {};
+
+const pulumi = (...args: string[]) => project.run([...args, "--stack", STACK]);
+async function timed(label: string, ...args: string[]): Promise<PulumiResult> {
+  const r = await pulumi(...args);
+  timings[label] = r.seconds;
+  return r;
+}
+const ok = (r: PulumiResult): PulumiResult => {
+  if (r.status !== 0) throw new Error(`pulumi exited ${r.status}:\n${r.out}`);
+  return r;
+};
+
+const settingsOf = (config: Record<string, unknown>): Settings => parseSettings(config, { sshPrivateKey: true });
+const lbEntries = (): LoadBalancerEntry[] => hosts.loadBalancers;
+const onLb = async (lb: LoadBalancerEntry, cmd: string, ...args: string[]): Promise<string> => {
+  const r = await onHost(lb.name, cmd, args);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} on ${lb.name} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+};
+const liveSha = async (lb: LoadBalancerEntry): Promise<string> => (await onLb(lb, "sha256sum", lb.configPath)).split(" ")[0];
+/** TCP ports HAProxy listens on in the LB's namespace, as `addr:port`, sorted. */
+const haproxyListeners = async (lb: LoadBalancerEntry): Promise<string[]> =>
+  (await onLb(lb, "ss", "-Hltnp"))
+    .split("\n")
+    .filter((l) => l.includes('"haproxy"'))
+    .map((l) => l.trim().split(/\s+/)[3])
+    .sort();
+const acceptedSsh = (lb: LoadBalancerEntry): string[] =>
+  readFileSync(lb.sshdLog, "utf8")
+    .split("\n")
+    .filter((l) => l.includes("Accepted publickey for root from"));
+
+/** `type name` of every step in `pulumi preview --json` output (non-`same` only with `changed`). */
+function steps(r: PulumiResult, changed = false): string[] {
+  const plan = JSON.parse(r.stdout) as { steps?: { op: string; urn: string }[] };
+  return (plan.steps ?? [])
+    .filter((s) => !changed || s.op !== "same")
+    .map((s) => {
+      const parts = s.urn.split("::");
+      const type = parts[2].split("$").pop();
+      return `${changed ? `${s.op} ` : ""}${type} ${parts[3]}`;
+    })
+    .sort();
+}
+
+const weaveContainer = (ds: any, name: string) => ds.spec.template.spec.containers.find((c: any) => c.name === name);
+/** A Kubernetes object by kind/name, or undefined when it does not exist. */
+function getObject(kind: string, name: string, namespace?: string): any {
+  const out = cluster.kubectl("get", kind, name, ...(namespace ? ["-n", namespace] : []), "--ignore-not-found", "-o", "json").trim();
+  return out ? JSON.parse(out) : undefined;
+}
+
+/** The netns hosts are one instance per machine: refuse to take them from a running netns tier. */
+function assertNoNetnsTier(): void {
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid && Number(p) !== process.ppid)) {
+    let cmd = "";
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+    } catch {
+      continue;
+    }
+    if (/vitest/.test(cmd) && /--project[ =](netns)\b|test\/netns|test\/keepalived/.test(cmd))
+      throw new Error(`the netns tier seems to be running (pid ${pid}: ${cmd.slice(0, 120)}); the engine tier needs the same netns hosts: run the tiers one after the other`);
+  }
+}
+
+/** The command provider stand-in, until scripts/toolchain/build.sh builds it itself. */
+function ensureCommandPlugin(): void {
+  const script = join(ROOT, "scripts/toolchain/build-command-standin.sh");
+  if (!existsSync(script)) throw new Error("scripts/toolchain/build-command-standin.sh is missing: the command provider plugin cannot be installed");
+  if (readFileSync(join(ROOT, "scripts/toolchain/build.sh"), "utf8").includes("build-command-standin")) return;
+  execFileSync("bash", [script], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 600_000 });
+}
+
+beforeAll(async () => {
+  ensureCommandPlugin();
+  assertNoNetnsTier();
+  cluster = startCluster(CLUSTER_DIR, PORT_BASE, { fresh: true });
+  hosts = hostsUp();
+  weaveBefore = cluster.json("get", "daemonset", "weave-net", "-n", "kube-system");
+  for (const lb of lbEntries()) originalSha[lb.name] = await liveSha(lb);
+
+  // The contract's stack config for these hosts (LB addresses, pinned host keys, configPath, pidFile,
+  // reloadCommand), on the weave cluster; its nodes are the kwok nodes' names and addresses.
+  raw = { ...hosts.stackConfig, cni: "weave" };
+  settings = settingsOf(raw);
+  sshKey = readFileSync(hosts.ssh.privateKeyPath, "utf8");
+  const nodes = cluster.json("get", "nodes").items.map((n: any) => [n.metadata.name, n.status.addresses.find((a: any) => a.type === "InternalIP").address]);
+  expect(nodes).toEqual(settings.nodes.map((n) => [n.name, n.address]));
+
+  project = pulumiProject("engine-e2e-", {
+    env: cluster.env,
+    passphrase: "engine-e2e-passphrase",
+    files: {
+      // The repository itself is the program (main: an absolute folder): its index.ts, tsconfig and node_modules.
+      "Pulumi.yaml": `${readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")}main: ${ROOT}\n`,
+      [`Pulumi.${STACK}.yaml`]: YAML.stringify({ config: Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, v])) }),
+    },
+  });
+  ok(await project.run(["stack", "init", STACK]));
+  ok(await project.run(["config", "set", "--secret", "sshPrivateKey", "--stack", STACK], { input: sshKey }));
+}, 900_000);
+
+afterAll(() => {
+  const rows = Object.entries(timings).map(([k, v]) => `  ${k.padEnd(28)} ${v.toFixed(1)} s`);
+  console.log(`engine e2e timings (pulumi CLI wall clock):\n${rows.join("\n")}`);
+  if (KEEP) {
+    console.log(`IHP_ENGINE_KEEP=1: left the cluster (${CLUSTER_DIR}), the netns hosts and ${project?.dir}`);
+    return;
+  }
+  const errors: unknown[] = [];
+  for (const step of [() => hostsDown(), () => cluster?.down(), () => project?.remove()]) {
+    try {
+      step();
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  if (errors.length) throw errors[0];
+}, 300_000);
+
+describe("index.ts with the real engine, cluster and load balancers", () => {
+  it("the secret config holds the key file's exact text, encrypted in the stack file", async () => {
+    const got = ok(await project.run(["config", "get", "sshPrivateKey", "--stack", STACK]));
+    expect(got.stdout.trimEnd()).toBe(sshKey.trimEnd());
+    const file = readFileSync(join(project.dir, `Pulumi.${STACK}.yaml`), "utf8");
+    expect(YAML.parse(file).config[`${PROJECT}:sshPrivateKey`]).toEqual({ secure: expect.stringMatching(/^v1:/) });
+    for (const line of sshKey.split("\n").filter((l) => l.length > 20)) expect(file).not.toContain(line);
+  });
+
+  it("1. preview of the fresh stack plans exactly the program's resources", async () => {
+    const r = ok(await timed("preview (fresh stack)", "preview", "--json"));
+    const plan = JSON.parse(r.stdout);
+    expect(new Set(plan.steps.map((s: any) => s.op))).toEqual(new Set(["create"]));
+    expect(steps(r)).toEqual(
+      [
+        "command:remote:Command ingress-lb-lb-1-push",
+        "command:remote:Command ingress-lb-lb-2-push",
+        "ingress-haproxy:controller:IngressController ingress-controller",
+        "ingress-haproxy:controller:NodePortService ingress-service",
+        "ingress-haproxy:controller:ProxyProtocolConfig ingress-config",
+        "ingress-haproxy:haproxy:HaproxyLoadBalancer ingress-lb-lb-1",
+        "ingress-haproxy:haproxy:HaproxyLoadBalancer ingress-lb-lb-2",
+        "ingress-haproxy:index:SourceIpIngress ingress",
+        "ingress-haproxy:weave:WeaveNoMasqLocal ingress-weave",
+        "kubernetes:apps/v1:DaemonSet ingress-controller-daemonset-nginx-ingress",
+        "kubernetes:apps/v1:DaemonSetPatch ingress-weave-weave-net",
+        "kubernetes:core/v1:ConfigMap ingress-config-configmap-nginx-config",
+        "kubernetes:core/v1:Namespace ingress-namespace",
+        "kubernetes:core/v1:Service ingress-service-service-ingress",
+        "kubernetes:core/v1:ServiceAccount ingress-controller-serviceaccount-nginx-ingress",
+        "kubernetes:networking.k8s.io/v1:IngressClass ingress-controller-ingressclass-nginx",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy ingress-service-networkpolicy-nginx-ingress-proxy-sources",
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole ingress-controller-clusterrole-nginx-ingress-nginx-ingress",
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding ingress-controller-clusterrolebinding-nginx-ingress-nginx-ingress",
+        "kubernetes:rbac.authorization.k8s.io/v1:Role ingress-controller-role-nginx-ingress",
+        "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding ingress-controller-rolebinding-nginx-ingress",
+        `pulumi:pulumi:Stack ${PROJECT}-${STACK}`,
+      ].sort(),
+    );
+    // A preview changes nothing anywhere.
+    expect(getObject("namespace", "nginx-ingress")).toBeUndefined();
+    for (const lb of lbEntries()) expect(await liveSha(lb)).toBe(originalSha[lb.name]);
+  });
+
+  const procBefore: Record<string, Awaited<ReturnType<typeof procInfo>>> = {};
+  const sshBefore: Record<string, number> = {};
+  let upResult: PulumiResult;
+
+  it("2. up succeeds; the API server holds exactly the program's objects", async () => {
+    for (const lb of lbEntries()) {
+      procBefore[lb.name] = await procInfo(lb);
+      sshBefore[lb.name] = acceptedSsh(lb).length;
+    }
+    upResult = ok(await timed("up", "up", "--yes", "--skip-preview"));
+    expect(upResult.out).toMatch(/\+ 22 created/);
+    const ns = settings.namespace;
+
+    // The DaemonSet: one ready pod on each of the three (kwok) nodes.
+    const pods = await until("one ready controller pod per node", () => {
+      const items = cluster.json("get", "pods", "-n", ns, "-l", Object.entries(selectorLabels()).map(([k, v]) => `${k}=${v}`).join(",")).items;
+      const ready = items.filter((p: any) => p.status.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
+      return ready.length === 3 && items.length === 3 ? items : undefined;
+    }, 120);
+    expect(pods.map((p: any) => p.spec.nodeName).sort()).toEqual(["node-1", "node-2", "node-3"]);
+    for (const p of pods) expect(p.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "DaemonSet", name: "nginx-ingress", controller: true })]);
+    const ds = await until("DaemonSet 3/3 ready", () => {
+      const d = cluster.json("get", "daemonset", "nginx-ingress", "-n", ns);
+      return d.status.numberReady === 3 && d.status.numberAvailable === 3 ? d : undefined;
+    }, 60);
+    expect(ds.status.desiredNumberScheduled).toBe(3);
+
+    // Service `ingress`: NodePort 30111/30112, externalTrafficPolicy Local, the controller pods.
+    const svc = cluster.json("get", "service", "ingress", "-n", ns);
+    expect(svc.spec.type).toBe("NodePort");
+    expect(svc.spec.externalTrafficPolicy).toBe("Local");
+    expect(svc.spec.selector).toEqual(selectorLabels());
+    expect(svc.spec.ports.map((p: any) => [p.name, p.port, p.targetPort, p.nodePort, p.protocol])).toEqual([
+      ["http", 80, "http", 30111, "TCP"],
+      ["https", 443, "https", 30112, "TCP"],
+    ]);
+
+    // The ConfigMap: exactly the program's keys and values (trusting both LBs).
+    const cm = cluster.json("get", "configmap", "nginx-config", "-n", ns);
+    expect(cm.data).toEqual(configMapData(settings));
+    expect(cm.data["set-real-ip-from"]).toBe("198.51.100.10/32,198.51.100.11/32");
+
+    // weave's container: NO_MASQ_LOCAL=1 appended, every earlier variable as it was, nothing else touched.
+    const weave = cluster.json("get", "daemonset", "weave-net", "-n", "kube-system");
+    const before = weaveContainer(weaveBefore, "weave");
+    expect(weaveContainer(weave, "weave").env).toEqual([...before.env, { name: "NO_MASQ_LOCAL", value: "1" }]);
+    expect({ ...weaveContainer(weave, "weave"), env: before.env }).toEqual(before);
+    expect(weaveContainer(weave, "weave-npc")).toEqual(weaveContainer(weaveBefore, "weave-npc"));
+
+    // The NetworkPolicy: the PROXY ports only from the two LB addresses; the probe port for kubelet.
+    const np = cluster.json("get", "networkpolicy", "nginx-ingress-proxy-sources", "-n", ns);
+    expect(np.spec).toEqual(networkPolicyManifest(settings).spec);
+    expect(np.spec.ingress[0].from).toEqual([{ ipBlock: { cidr: "198.51.100.10/32" } }, { ipBlock: { cidr: "198.51.100.11/32" } }]);
+    expect(np.spec.ingress[0].ports.map((p: any) => p.port)).toEqual(["http", "https"]);
+    expect(np.spec.ingress[1].from).toBeUndefined();
+  });
+
+  it("3. each LB got its haproxy.cfg over SSH from the engine, served by a new worker; the key is only a secret in state", async () => {
+    const outputs = JSON.parse(ok(await pulumi("stack", "output", "--json")).stdout);
+    for (const lb of lbEntries()) {
+      const expected = renderHaproxyConfig(settings, settings.loadBalancers.find((l) => l.name === lb.name)!);
+      const live = await liveSha(lb);
+      expect(live).not.toBe(originalSha[lb.name]);
+      expect(live).toBe(sha256(expected));
+      expect(outputs.loadBalancers[lb.name]).toEqual({ address: lb.address, configPath: lb.configPath, configSha256: live });
+      // The original is kept beside it for destroy.
+      expect((await onLb(lb, "sha256sum", pushFiles(lb.configPath).orig)).split(" ")[0]).toBe(originalSha[lb.name]);
+      // The engine (root namespace, 198.51.100.1) logged in with the key.
+      const logins = acceptedSsh(lb).slice(sshBefore[lb.name]);
+      expect(logins.length).toBeGreaterThanOrEqual(1);
+      for (const l of logins) expect(l).toContain("Accepted publickey for root from 198.51.100.1 ");
+      // Same master, one more reload, a new worker that binds the frontends and checks the nodes.
+      const proc = await waitFor(`one worker on ${lb.name}`, async () => {
+        const p = await procInfo(lb);
+        return p.workers.length === 1 ? p : undefined;
+      }, 10_000);
+      expect(proc.masterPid).toBe(procBefore[lb.name].masterPid);
+      expect(proc.reloads).toBe(procBefore[lb.name].reloads + 1);
+      expect(proc.failedReloads).toBe(procBefore[lb.name].failedReloads);
+      expect(proc.workers[0]).not.toBe(procBefore[lb.name].workers[0]);
+      expect(await haproxyListeners(lb)).toEqual(["0.0.0.0:443", "0.0.0.0:80"]);
+      const states = await waitFor(`every node UP on ${lb.name}`, async () => {
+        const st = await serverStates(lb);
+        return Object.values(st).every((v) => v === "UP") ? st : undefined;
+      }, 15_000);
+      expect(Object.keys(states).sort()).toEqual(
+        ["http-nodeport", "https-nodeport"].flatMap((b) => ["node-1", "node-2", "node-3"].map((n) => `${b}/${n}`)),
+      );
+    }
+
+    // The state: the Command connections are secrets; the key text appears nowhere in plaintext.
+    const exported = ok(await pulumi("stack", "export")).stdout;
+    const keyLines = sshKey.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----"));
+    expect(keyLines.length).toBeGreaterThan(0);
+    for (const line of keyLines) {
+      expect(exported).not.toContain(line);
+      expect(upResult.out).not.toContain(line);
+    }
+    const resources = JSON.parse(exported).deployment.resources as any[];
+    const pushes = resources.filter((r) => r.type === "command:remote:Command");
+    expect(pushes.map((r) => r.urn.split("::").pop()).sort()).toEqual(["ingress-lb-lb-1-push", "ingress-lb-lb-2-push"]);
+    for (const r of pushes) {
+      for (const part of [r.inputs.connection, r.outputs.connection])
+        expect(part).toEqual({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) });
+    }
+    // ... and it is there, encrypted: the passphrase decrypts it.
+    const shown = ok(await pulumi("stack", "export", "--show-secrets")).stdout;
+    for (const line of keyLines) expect(shown).toContain(line);
+  });
+
+  it("4. preview --expect-no-changes passes right after", async () => {
+    const r = await timed("preview --expect-no-changes", "preview", "--expect-no-changes");
+    expect(r.status, r.out).toBe(0);
+  });
+
+  let settings4: Settings;
+
+  it("5. adding node-4 changes exactly one push per LB; up pushes it and HAProxy marks node-4 DOWN", async () => {
+    ok(await pulumi("config", "set", "--path", "nodes[3].name", "node-4"));
+    ok(await pulumi("config", "set", "--path", "nodes[3].address", "192.0.2.14"));
+    settings4 = settingsOf({ ...raw, nodes: [...raw.nodes, { name: "node-4", address: "192.0.2.14" }] });
+    const r = ok(await timed("preview (node-4)", "preview", "--json"));
+    expect(steps(r, true)).toEqual(["update command:remote:Command ingress-lb-lb-1-push", "update command:remote:Command ingress-lb-lb-2-push"]);
+    const changed = JSON.parse(r.stdout).steps.filter((s: any) => s.op !== "same");
+    for (const s of changed) expect(s.diffReasons).toEqual(["stdin"]);
+
+    for (const lb of lbEntries()) procBefore[lb.name] = await procInfo(lb);
+    const up = ok(await timed("up (node-4)", "up", "--yes", "--skip-preview"));
+    expect(up.out).toMatch(/~ 2 updated/);
+    for (const lb of lbEntries()) {
+      expect(await liveSha(lb)).toBe(sha256(renderHaproxyConfig(settings4, settings4.loadBalancers.find((l) => l.name === lb.name)!)));
+      const proc = await procInfo(lb);
+      expect(proc.reloads).toBe(procBefore[lb.name].reloads + 1);
+      const states = await waitFor(`node-4 DOWN, the others UP on ${lb.name}`, async () => {
+        const st = await serverStates(lb);
+        const want = Object.entries(st).every(([k, v]) => (k.endsWith("/node-4") ? v.startsWith("DOWN") : v === "UP"));
+        return want && Object.keys(st).length === 8 ? st : undefined;
+      }, 20_000);
+      expect(Object.keys(states).sort()).toEqual(
+        ["http-nodeport", "https-nodeport"].flatMap((b) => ["node-1", "node-2", "node-3", "node-4"].map((n) => `${b}/${n}`)),
+      );
+    }
+    // The Kubernetes side did not move (the nodes only reach HAProxy's config).
+    expect(cluster.json("get", "configmap", "nginx-config", "-n", settings.namespace).data).toEqual(configMapData(settings));
+  });
+
+  it("6. stack outputs list the NodePorts, backends and pushed hashes exactly", async () => {
+    const outputs = JSON.parse(ok(await pulumi("stack", "output", "--json")).stdout);
+    const shas = Object.fromEntries(await Promise.all(lbEntries().map(async (lb) => [lb.name, await liveSha(lb)] as const)));
+    expect(outputs).toEqual({
+      namespace: "nginx-ingress",
+      serviceName: "ingress",
+      nodePorts: { http: 30111, https: 30112 },
+      backends: {
+        http: ["192.0.2.11:30111", "192.0.2.12:30111", "192.0.2.13:30111", "192.0.2.14:30111"],
+        https: ["192.0.2.11:30112", "192.0.2.12:30112", "192.0.2.13:30112", "192.0.2.14:30112"],
+      },
+      loadBalancers: {
+        "lb-1": { address: "198.51.100.10", configPath: hosts.loadBalancers[0].configPath, configSha256: shas["lb-1"] },
+        "lb-2": { address: "198.51.100.11", configPath: hosts.loadBalancers[1].configPath, configSha256: shas["lb-2"] },
+      },
+    });
+  });
+
+  it("7. destroy removes every object, leaves weave-net as it was and restores each LB's original haproxy.cfg", async () => {
+    for (const lb of lbEntries()) procBefore[lb.name] = await procInfo(lb);
+    const r = ok(await timed("destroy", "destroy", "--yes", "--skip-preview"));
+    expect(r.out).toMatch(/- 22 deleted/);
+
+    for (const m of controllerManifests(settings)) expect(getObject(m.kind, m.metadata.name, m.metadata.namespace), `${m.kind} ${m.metadata.name}`).toBeUndefined();
+    expect(cluster.kubectl("get", "clusterrole,clusterrolebinding,ingressclass", "-l", "app.kubernetes.io/part-of=ingress-haproxy", "-o", "name").trim()).toBe("");
+
+    const weave = cluster.json("get", "daemonset", "weave-net", "-n", "kube-system");
+    expect(weaveContainer(weave, "weave").env.map((e: any) => e.name)).not.toContain("NO_MASQ_LOCAL");
+    expect(weave.spec.template).toEqual(weaveBefore.spec.template);
+    expect(weave.spec).toEqual(weaveBefore.spec);
+    expect(weave.metadata.annotations).toEqual(weaveBefore.metadata.annotations);
+    expect(weave.metadata.labels).toEqual(weaveBefore.metadata.labels);
+
+    for (const lb of lbEntries()) {
+      expect(await liveSha(lb)).toBe(originalSha[lb.name]);
+      expect(existsSync(pushFiles(lb.configPath).orig)).toBe(false);
+      const proc = await waitFor(`one worker on ${lb.name}`, async () => {
+        const p = await procInfo(lb);
+        return p.workers.length === 1 ? p : undefined;
+      }, 10_000);
+      expect(proc.reloads).toBe(procBefore[lb.name].reloads + 1);
+      expect(proc.masterPid).toBe(procBefore[lb.name].masterPid);
+      // The placeholder config again: loopback only, no backends.
+      expect(await haproxyListeners(lb)).toEqual(["127.0.0.1:8999"]);
+      expect(await serverStates(lb)).toEqual({});
+    }
+    const state = JSON.parse(ok(await pulumi("stack", "export")).stdout);
+    expect(state.deployment.resources ?? []).toEqual([]);
+  });
+});

@@ -1,14 +1,14 @@
 // Runs the generated push and restore scripts, exactly as the component sends them (`sh -c` of the
 // command string, config on stdin), against a real master-worker haproxy in a temp directory.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer, connect, type Server } from "node:net";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
-import { bashCommand, haproxyPushParams, pushCommand, renderPushScript, renderRestoreScript, restoreCommand, type PushParams } from "../../components/haproxy/push-script";
+import { bashCommand, haproxyPushParams, pushCommand, renderBindCheck, renderPushScript, renderRestoreScript, restoreCommand, type PushParams } from "../../components/haproxy/push-script";
 import type { Settings } from "../../components/settings";
 import { devRaw, settingsOf } from "../fixtures/settings";
-import { childrenOf, isAlive, lastLine, leftoverTemps, listenerPids, removeTempDirs, requireTools, runShell, sha256File, sha256Text, startHaproxy, stopPid, tempDir, waitFor } from "./real-env";
+import { childrenOf, isAlive, lastLine, leftoverTemps, listenerPids, removeTempDirs, requireTools, runShell, sha256File, sha256Text, sleep, startHaproxy, stopPid, tempDir, waitFor, type RunResult } from "./real-env";
 
 const LB_ADDR = "127.0.3.1";
 let nextPort = 18200;
@@ -28,7 +28,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-beforeAll(() => requireTools(["haproxy", "shellcheck", "flock", "sha256sum", "ss"]));
+beforeAll(() => requireTools(["haproxy", "shellcheck", "flock", "sha256sum", "ss", "ip", "nginx", "socat", "unshare"]));
 afterAll(removeTempDirs);
 
 /** A temp dir with settings pointing into it; `render` gives a config variant for the same host. */
@@ -74,6 +74,87 @@ function push(env: Env, config: string) {
   return runShell(pushCommand(env.settings, env.settings.loadBalancers[0]), config);
 }
 
+/** runShell without blocking the event loop, so the test can probe the frontend meanwhile. */
+function runShellAsync(command: string, input = ""): Promise<RunResult> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }));
+    child.stdin.end(input);
+  });
+}
+
+interface Probe {
+  attempts: number;
+  ok: number;
+  refused: number;
+  other: string[];
+  /** First and last refused connect, ms from the start of the command. */
+  refusedFromToMs: [number, number] | null;
+}
+
+/** One TCP connect to address:port (closed at once); resolves to the error code, or "" when it connected. */
+function connectOnce(address: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const c = connect({ host: address, port });
+    c.setTimeout(1000, () => (c.destroy(), resolve("timeout")));
+    c.on("connect", () => (c.destroy(), resolve("")));
+    c.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+/**
+ * Runs `command` (config on stdin) and connects to address:port every ~10 ms while it runs, and at
+ * least `minMs` from its start (bounded: at most 1500 attempts); counts the refused connections.
+ */
+async function probedRun(command: string, input: string, address: string, port: number, minMs = 0): Promise<{ r: RunResult; probe: Probe }> {
+  let done = false;
+  const t0 = Date.now();
+  const run = runShellAsync(command, input).finally(() => (done = true));
+  const probe: Probe = { attempts: 0, ok: 0, refused: 0, other: [], refusedFromToMs: null };
+  while ((!done || Date.now() - t0 < minMs) && probe.attempts < 1500) {
+    const code = await connectOnce(address, port);
+    probe.attempts++;
+    if (code === "") probe.ok++;
+    else if (code === "ECONNREFUSED") {
+      probe.refused++;
+      const at = Date.now() - t0;
+      probe.refusedFromToMs = [probe.refusedFromToMs?.[0] ?? at, at];
+    }
+    else probe.other.push(code);
+    await sleep(10);
+  }
+  return { r: await run, probe };
+}
+
+/** nginx as "another process" holding address:port (one process: master_process off). Returns its pid. */
+function startBlockingNginx(dir: string, listen: string): number {
+  const conf = `${dir}/blocker-nginx.conf`;
+  writeFileSync(
+    conf,
+    `master_process off;
+pid ${dir}/blocker-nginx.pid;
+error_log ${dir}/blocker-nginx-error.log;
+events { worker_connections 16; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/t1; proxy_temp_path ${dir}/t2; fastcgi_temp_path ${dir}/t3; uwsgi_temp_path ${dir}/t4; scgi_temp_path ${dir}/t5;
+  server { listen ${listen}; return 204; }
+}
+`,
+  );
+  const r = spawnSync("nginx", ["-c", conf, "-p", dir], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`nginx did not start: ${r.stderr}`);
+  const pid = Number(readFileSync(`${dir}/blocker-nginx.pid`, "utf8").trim());
+  cleanups.push(() => stopPid(pid));
+  return pid;
+}
+
 const v2 = (r: Record<string, any>) => (r.haproxy.timeouts = { clientMs: 61000 });
 
 async function serving(env: Env): Promise<number[]> {
@@ -90,13 +171,60 @@ describe("rendered scripts pass shellcheck", () => {
     const env = makeEnv();
     const s = settingsOf({ ...devRaw(), haproxy: { stats: { enabled: true } }, push: { onDestroy: "restore" } });
     for (const params of [haproxyPushParams(env.settings, env.settings.loadBalancers[0]), haproxyPushParams(s, s.loadBalancers[0])]) {
-      for (const script of [renderPushScript(params), renderRestoreScript(params)]) {
+      // The bind check runs as `bash -c` inside the push script: check its text on its own too.
+      for (const script of [renderPushScript(params), renderRestoreScript(params), params.preReloadCheck!]) {
         const path = `${env.dir}/check.sh`;
         writeFileSync(path, script);
         const r = runShell(`shellcheck --shell=bash --severity=style ${path}`);
         expect({ code: r.code, out: r.stdout + r.stderr }).toEqual({ code: 0, out: "" });
       }
     }
+  });
+});
+
+describe("the bind check alone, in a throwaway network namespace (unshare -n)", () => {
+  // A listener held by socat on 127.0.0.1:8080 (its pid in $HOLDER), when a case asks for it.
+  const HOLD = [
+    "socat TCP-LISTEN:8080,bind=127.0.0.1,reuseaddr,fork /dev/null & HOLDER=$!",
+    'for _ in $(seq 100); do ss -Hltn "sport = :8080" | grep -q . && break; sleep 0.05; done',
+  ];
+  function check(binds: string[], setup: string[] = [], ownHolder = false): string {
+    const dir = tempDir("bindcheck");
+    writeFileSync(`${dir}/candidate.cfg`, `frontend f\n${binds.map((b) => `    bind ${b}\n`).join("")}    default_backend b\n`);
+    writeFileSync(`${dir}/check.sh`, renderBindCheck(`${dir}/haproxy.pid`));
+    const script = [
+      "ip link set lo up",
+      ...setup,
+      ...(ownHolder ? ['echo "$HOLDER" > ' + `${dir}/haproxy.pid`] : []),
+      `rc=0; out=$(CONFIG=${dir}/candidate.cfg bash ${dir}/check.sh) || rc=$?`,
+      'kill $(jobs -p) 2> /dev/null || true',
+      'echo "$rc $out" | sed "s/pid $HOLDER)/pid HOLDER)/"',
+    ].join("\n");
+    const r = spawnSync("unshare", ["-n", "bash", "-c", script], { encoding: "utf8", timeout: 30_000 });
+    expect(r.stderr).toBe("");
+    return r.stdout.trim();
+  }
+  const PASS = "0";
+
+  it.each([
+    ["wildcards in every spelling", ["0.0.0.0:80", "[::]:80 v6only", ":81", "*:82", ":::83", "ipv4@0.0.0.0:84"], [], PASS],
+    ["loopback, an address routed locally (lo's 127.0.0.0/8) and ::1", ["127.0.0.1:80", "127.0.3.1:81", "[::1]:82"], [], PASS],
+    ["an address not on the host", ["127.0.0.1:80", "198.51.100.99:80"], [], "1 bind check failed: 198.51.100.99:80 is not an address of this host"],
+    ["... with net.ipv4.ip_nonlocal_bind=1", ["198.51.100.99:80"], ["sysctl -qw net.ipv4.ip_nonlocal_bind=1"], PASS],
+    ["... once the host has it", ["198.51.100.99:80"], ["ip addr add 198.51.100.99/32 dev lo"], PASS],
+    ["... or with transparent", ["198.51.100.99:80 transparent"], [], PASS],
+    ["an IPv6 address not on the host", ["[2001:db8::99]:443 v6only"], [], "1 bind check failed: [2001:db8::99]:443 is not an address of this host"],
+    ["... with net.ipv6.ip_nonlocal_bind=1", ["[2001:db8::99]:443"], ["sysctl -qw net.ipv6.ip_nonlocal_bind=1"], PASS],
+    ["... once the host has it (written differently)", ["[2001:DB8:0::99]:443"], ["ip addr add 2001:db8::99/128 dev lo"], PASS],
+    ["a port another process listens on, same address", ["127.0.0.1:8080"], HOLD, "1 bind check failed: port 8080 is held by socat (pid HOLDER)"],
+    ["... under a wildcard bind", ["0.0.0.0:8080"], HOLD, "1 bind check failed: port 8080 is held by socat (pid HOLDER)"],
+    ["... inside a port range", ["127.0.0.1:8075-8085"], HOLD, "1 bind check failed: port 8080 is held by socat (pid HOLDER)"],
+    ["the same port on another address, or the other family", ["127.0.0.2:8080", "[::]:8080 v6only"], HOLD, PASS],
+    ["binds it cannot read are left to the reload", ["unix@/run/x.sock", "fd@3", '"${ADDR}:80"', "/run/y.sock"], [], PASS],
+  ])("%s", (_name, binds, setup, want) => expect(check(binds, setup)).toBe(want));
+
+  it("a port held by the running haproxy (the pid in the pid file) passes", () => {
+    expect(check(["127.0.0.1:8080"], HOLD, true)).toBe(PASS);
   });
 });
 
@@ -174,7 +302,60 @@ describe("push against a real master-worker haproxy", () => {
     expect({ code: r.code, last: lastLine(r.stderr) }).toEqual({ code: 1, last: "no haproxy.cfg on stdin (empty input); nothing changed" });
   });
 
-  it("bind failure (passes -c): no new worker, rolls back, and the old config serves again from a new worker", async () => {
+  it("port held by another process: the bind check refuses before the reload; same worker, no refused connection", async () => {
+    const env = makeEnv();
+    const live = env.render();
+    const master = boot(env, live);
+    const before = childrenOf(master);
+    // nginx holds the port the new config wants for http; https stays on haproxy's own port.
+    const blockerPort = env.port + 5;
+    const nginx = startBlockingNginx(env.dir, `${LB_ADDR}:${blockerPort}`);
+    const bad = env.render((r) => (r.haproxy.frontendPorts = { http: blockerPort, https: env.port + 1 }));
+    writeFileSync(`${env.dir}/bad.cfg`, bad);
+    expect(runShell(`haproxy -c -f ${env.dir}/bad.cfg`).code).toBe(0);
+
+    // Probed for 3 s: without the check, refusals start 0.2-1 s into the push and last ~2 s.
+    const { r, probe } = await probedRun(pushCommand(env.settings, env.settings.loadBalancers[0]), bad, LB_ADDR, env.port, 3000);
+    expect(r.code).toBe(1);
+    expect(lastLine(r.stderr)).toBe(`bind check failed: port ${blockerPort} is held by nginx (pid ${nginx})`);
+    expect(r.stdout).toBe(`validated new haproxy.cfg (sha256 ${sha256Text(bad)})\n`);
+    expect(sha256File(env.cfgPath)).toBe(sha256Text(live));
+    expect(existsSync(`${env.cfgPath}.orig`)).toBe(false);
+    expect(existsSync(`${env.cfgPath}.bak`)).toBe(false);
+    expect(childrenOf(master)).toEqual(before);
+    expect(await serving(env)).toEqual(before);
+    expect(listenerPids(LB_ADDR, blockerPort)).toEqual([nginx]);
+    expect(probe.attempts).toBeGreaterThan(100);
+    expect(probe).toEqual({ attempts: probe.attempts, ok: probe.attempts, refused: 0, other: [], refusedFromToMs: null });
+    expect(leftoverTemps(env.dir)).toEqual([]);
+    console.log(`bind check, port held: ${probe.attempts} connects in 3 s from the start of the ${r.ms} ms push, ${probe.refused} refused`);
+  });
+
+  it("address not on this host: the bind check refuses before the reload; same worker, no refused connection", async () => {
+    expect(readFileSync("/proc/sys/net/ipv4/ip_nonlocal_bind", "utf8").trim(), "this test needs net.ipv4.ip_nonlocal_bind=0").toBe("0");
+    const env = makeEnv();
+    const live = env.render();
+    const master = boot(env, live);
+    const before = childrenOf(master);
+    const bad = env.render((r) => (r.haproxy.bindAddresses = [LB_ADDR, "198.51.100.99"]));
+    // Probed for 3 s: without the check, refusals start 0.2-1 s into the push and last ~2 s.
+    const { r, probe } = await probedRun(pushCommand(env.settings, env.settings.loadBalancers[0]), bad, LB_ADDR, env.port, 3000);
+    expect(r.code).toBe(1);
+    expect(lastLine(r.stderr)).toBe(`bind check failed: 198.51.100.99:${env.port} is not an address of this host`);
+    expect(r.stdout).toBe(`validated new haproxy.cfg (sha256 ${sha256Text(bad)})\n`);
+    expect(sha256File(env.cfgPath)).toBe(sha256Text(live));
+    expect(existsSync(`${env.cfgPath}.orig`)).toBe(false);
+    expect(childrenOf(master)).toEqual(before);
+    expect(await serving(env)).toEqual(before);
+    expect(probe.attempts).toBeGreaterThan(100);
+    expect(probe).toEqual({ attempts: probe.attempts, ok: probe.attempts, refused: 0, other: [], refusedFromToMs: null });
+    expect(leftoverTemps(env.dir)).toEqual([]);
+    console.log(`bind check, foreign address: ${probe.attempts} connects in 3 s from the start of the ${r.ms} ms push, ${probe.refused} refused`);
+  });
+
+  it("without the bind check, a bind failure (passes -c) still rolls back: no new worker, the old config serves again", async () => {
+    // The rollback stays the second line of defence (a port taken between the check and the reload,
+    // a bind the check cannot read). This is also the refusal window the check avoids.
     const env = makeEnv();
     const live = env.render();
     const master = boot(env, live);
@@ -189,7 +370,8 @@ describe("push against a real master-worker haproxy", () => {
     writeFileSync(`${env.dir}/bad.cfg`, bad);
     expect(runShell(`haproxy -c -f ${env.dir}/bad.cfg`).code).toBe(0);
 
-    const r = push(env, bad);
+    const { preReloadCheck: _, ...withoutCheck } = haproxyPushParams(env.settings, env.settings.loadBalancers[0]);
+    const { r, probe } = await probedRun(bashCommand(renderPushScript(withoutCheck), "t-push"), bad, LB_ADDR, env.port);
     expect(r.code).toBe(1);
     expect(lastLine(r.stderr)).toBe("reload did not start a new worker within 3s; restored the previous haproxy.cfg");
     expect(r.stderr).toContain(`live haproxy.cfg sha256 ${sha256Text(live)}\n`);
@@ -201,6 +383,9 @@ describe("push against a real master-worker haproxy", () => {
     expect(childrenOf(master)).toContain(now[0]);
     expect(listenerPids(LB_ADDR, blockerPort)).toEqual([process.pid]);
     expect(leftoverTemps(env.dir)).toEqual([]);
+    // Only refusals, no other error; how many is HAProxy's business (measured: see the log line).
+    expect(probe.other).toEqual([]);
+    console.log(`no bind check, port held: ${probe.attempts} connects during the ${r.ms} ms push, ${probe.refused} refused (from ${probe.refusedFromToMs?.join(" to ")} ms)`);
   });
 
   it("lock held by another push: waits lockTimeoutSeconds, fails, changes nothing", async () => {

@@ -24,11 +24,9 @@ import (
 var version = "1.2.1"
 
 func main() {
-	// Flags the engine may pass; accepted and ignored.
+	// Flags the engine may pass; accepted and ignored (--logtostderr and -v are glog's, registered by the SDK).
 	flag.String("tracing", "", "tracing endpoint (ignored)")
-	flag.Bool("logtostderr", false, "ignored")
 	flag.Bool("logflow", false, "ignored")
-	flag.String("v", "", "log verbosity (ignored)")
 	flag.Parse()
 
 	engineAddress := ""

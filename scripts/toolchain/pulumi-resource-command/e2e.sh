@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015  # ok/bad always succeed: `A && ok || bad` is an if-then-else here
 # The stand-in command provider under the real engine: a tiny Node.js Pulumi program with one
 # command.remote.Command (secret private key, secret stdin, pinned host key) against the machine's sshd on
 # 127.0.0.1 (generated keys, -D), run by the built `pulumi` with a file backend: up, no-change up,
 # up with changed stdin (update), destroy (delete command), then a wrong host key (fails, nothing runs).
 # Needs root, /usr/sbin/sshd, the built toolchain (build.sh + build-command-standin.sh) and npm ci.
 set -euo pipefail
-# shellcheck disable=SC2015  # ok/bad always succeed: `A && ok || bad` is an if-then-else here
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../../.." && pwd)"
 # shellcheck source=../env.sh
@@ -89,7 +89,7 @@ fi
 grep -q "pushed " "$T/up1.log" && ok "up: stdout lines logged (logging stdoutAndStderr)" || bad "up: stdout not logged"
 grep -q "secret-payload\|PRIVATE KEY" "$T/up1.log" && bad "up: an input reached the output" || ok "up: no input in the output"
 pulumi stack export >"$T/state1.json"
-grep -q secret-payload "$T/state1.json" && bad "state holds the stdin in clear" || ok "state: stdin, key and stdout encrypted"
+grep -q "secret-payload\|pushed\|PRIVATE KEY" "$T/state1.json" && bad "state holds the stdin in clear" || ok "state: stdin, key and stdout encrypted"
 
 pulumi preview --diff >"$T/pre.log" 2>&1 && ! grep -qE "to (create|update|replace|delete)" "$T/pre.log" && ok "preview: unchanged" || { bad "preview not unchanged"; cat "$T/pre.log"; }
 pulumi up --yes --skip-preview >"$T/up2.log" 2>&1 && [[ "$(runs)" == 1 ]] && ok "up without change: nothing ran" || { bad "no-change up"; cat "$T/up2.log"; }

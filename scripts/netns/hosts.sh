@@ -63,7 +63,12 @@ ensure_deps() {
   [[ -x $REPO/node_modules/.bin/tsx ]] || die "missing $REPO/node_modules/.bin/tsx: run npm ci in $REPO"
 }
 
-our_namespaces() { ip netns list 2>/dev/null | awk '{print $1}' | grep "^${PREFIX}" || true; }
+# Exactly this topology's namespaces: other tools' ihp-* namespaces (bench/netns.sh's ihp-bench-*) are not ours.
+our_namespaces() {
+  local want
+  want=$(echo "$SW"; topology | awk '{print $3}') || want=$SW
+  ip netns list 2>/dev/null | awk '{print $1}' | grep -Fx "$want" || true
+}
 
 kill_pids() { # kill_pids PID... : TERM, wait up to 3 s, then KILL
   local pids=("$@") p i

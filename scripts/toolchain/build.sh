@@ -168,9 +168,6 @@ EOF
     -o "$out/bin/pulumi-resource-kubernetes" .)
 }
 
-build_command() {
-  die "command: github.com/pulumi/pulumi-command/provider is not served by the module proxy (commit $PULUMI_COMMAND_COMMIT: 403, v$PULUMI_COMMAND_VERSION: 404); see README.md"
-}
 
 # ---- driver -----------------------------------------------------------------------------------
 
@@ -178,7 +175,6 @@ binaries_of() {
   case "$1" in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
     pulumi-kubernetes) echo pulumi-resource-kubernetes ;;
-    command) echo pulumi-resource-command ;;
     *) echo "$1" ;;
   esac
 }
@@ -218,7 +214,7 @@ build_one() {
 main() {
   local comps=() c failed=()
   if [[ "${1:-}" == "--list" ]]; then
-    for c in "${ALL_COMPONENTS[@]}" command; do
+    for c in "${ALL_COMPONENTS[@]}"; do
       printf '%-24s %s %s\n' "$c" "$(dir_of "$c")" "$([[ -f "$(dir_of "$c")/.complete" ]] && echo built || echo missing)"
     done
     return 0
@@ -229,9 +225,9 @@ main() {
     local keep d
     for d in "$IHP_CACHE"/*/; do
       d="${d%/}"
-      case "$(basename "$d")" in go | pulumi-home) continue ;; esac
+      case "$(basename "$d")" in go | pulumi-home | pulumi-command-standin-*) continue ;; esac
       keep=false
-      for c in "${ALL_COMPONENTS[@]}" command; do [[ "$d" == "$(dir_of "$c")" ]] && keep=true; done
+      for c in "${ALL_COMPONENTS[@]}"; do [[ "$d" == "$(dir_of "$c")" ]] && keep=true; done
       $keep || { log "removing $d"; rm -rf "$d"; }
     done
     log "removing Go's build cache $GOCACHE ($(du_mb "$GOCACHE") MB)"
@@ -250,6 +246,8 @@ main() {
   # Plugins into the private PULUMI_HOME, so the engine finds them without downloading anything.
   if [[ -f "$(dir_of pulumi)/.complete" ]]; then
     "$HERE/install-plugins.sh" || failed+=("plugin-install")
+    # The real command provider's module is not served here: a stand-in (pulumi-resource-command/README.md).
+    "$HERE/build-command-standin.sh" || failed+=("command-standin")
   fi
   log "total $(($(date +%s) - T0))s; cache $IHP_CACHE uses $(du_mb "$IHP_CACHE") MB"
   echo "export PATH=\"$("$HERE/env.sh" --path)\""

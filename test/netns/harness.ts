@@ -96,6 +96,8 @@ export interface PushOptions {
   /** known_hosts file; defaults to the contract's pinned one. */
   knownHostsPath?: string;
   connectTimeoutSeconds?: number;
+  /** The remote command instead of the program's pushCommand (e.g. a push script without the bind check). */
+  command?: string;
 }
 
 /**
@@ -119,7 +121,7 @@ export function sshPush(c: HostsContract, s: Settings, lbName: string, config: s
       "-o", "LogLevel=ERROR",
       "-p", String(lb.sshPort),
       `${lb.user}@${lb.address}`,
-      pushCommand(s, lb),
+      opts.command ?? pushCommand(s, lb),
     ],
     { input: config, timeoutMs: 120_000 },
   );

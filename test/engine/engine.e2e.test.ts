@@ -9,6 +9,7 @@
 // served by a new worker; the SSH key only as a secret in state) -> preview --expect-no-changes ->
 // node-4 added (exactly one push update per LB, then up: node-4 DOWN, the others UP) -> stack outputs
 // -> destroy (objects gone, weave-net as before, each LB's original haproxy.cfg restored).
+// Known defect, pinned exactly (test 4): the weave DaemonSetPatch never converges, so the clean preview fails.
 //
 // Uses the netns hosts (one instance per machine): never run it while the netns tier runs.
 import { execFileSync } from "node:child_process";
@@ -25,6 +26,12 @@ import { hostsDown, hostsUp, onHost, procInfo, serverStates, waitFor } from "../
 import { type Cluster, startCluster, until } from "./adopt-fixtures";
 import { type PulumiProject, type PulumiResult, ROOT, pulumiProject } from "./pulumi-cli";
 
+/** Known defect (see test 4): what every preview proposes for the weave patch, however often it is applied. */
+const WEAVE_ARTEFACT = "update kubernetes:apps/v1:DaemonSetPatch ingress-weave-weave-net";
+const WEAVE_ARTEFACT_DIFF = {
+  "spec.template.spec.containers[0].env[0].name": { kind: "update", inputDiff: false },
+  "spec.template.spec.containers[0].env[0].value": { kind: "add", inputDiff: false },
+};
 const STACK = "engine";
 const PROJECT = "ingress-haproxy";
 const CLUSTER_DIR = "/tmp/ihp-cluster-engine";
@@ -317,9 +324,27 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
     for (const line of keyLines) expect(shown).toContain(line);
   });
 
-  it("4. preview --expect-no-changes passes right after", async () => {
+  // KNOWN DEFECT (program + provider): the Kubernetes provider diffs a Patch resource against the live
+  // object pruned to the patch's shape BY LIST INDEX (pruneLiveState -> pruneSlice in
+  // provider/pkg/provider/util.go, same on upstream master), so weave's env[0] (HOSTNAME, from its
+  // manifest) is compared with our only entry NO_MASQ_LOCAL: every preview proposes
+  // `~ DaemonSetPatch ingress-weave-weave-net [diff: ~spec]` and every up re-applies it (a server-side
+  // no-op). With cni: weave, `preview --expect-no-changes` can never pass. it.fails turns red once fixed:
+  // then make this a plain `it` and drop WEAVE_ARTEFACT below.
+  it.fails("4. preview --expect-no-changes passes right after", async () => {
     const r = await timed("preview --expect-no-changes", "preview", "--expect-no-changes");
     expect(r.status, r.out).toBe(0);
+  });
+
+  it("4b. (known defect) the only proposed change right after up is the weave patch's index artefact, and applying it changes nothing", async () => {
+    const r = ok(await timed("preview (right after up)", "preview", "--json"));
+    expect(steps(r, true)).toEqual([WEAVE_ARTEFACT]);
+    const weave = JSON.parse(r.stdout).steps.find((s: any) => s.op !== "same");
+    expect(weave.detailedDiff).toEqual(WEAVE_ARTEFACT_DIFF);
+    const before = cluster.json("get", "daemonset", "weave-net", "-n", "kube-system").metadata.resourceVersion;
+    const up = ok(await timed("up (weave artefact only)", "up", "--yes", "--skip-preview"));
+    expect(up.out).toMatch(/~ 1 updated/);
+    expect(cluster.json("get", "daemonset", "weave-net", "-n", "kube-system").metadata.resourceVersion).toBe(before);
   });
 
   let settings4: Settings;
@@ -329,13 +354,15 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
     ok(await pulumi("config", "set", "--path", "nodes[3].address", "192.0.2.14"));
     settings4 = settingsOf({ ...raw, nodes: [...raw.nodes, { name: "node-4", address: "192.0.2.14" }] });
     const r = ok(await timed("preview (node-4)", "preview", "--json"));
-    expect(steps(r, true)).toEqual(["update command:remote:Command ingress-lb-lb-1-push", "update command:remote:Command ingress-lb-lb-2-push"]);
-    const changed = JSON.parse(r.stdout).steps.filter((s: any) => s.op !== "same");
-    for (const s of changed) expect(s.diffReasons).toEqual(["stdin"]);
+    expect(steps(r, true)).toEqual(["update command:remote:Command ingress-lb-lb-1-push", "update command:remote:Command ingress-lb-lb-2-push", WEAVE_ARTEFACT].sort());
+    for (const s of JSON.parse(r.stdout).steps.filter((x: any) => x.op !== "same")) {
+      if (s.urn.endsWith("::ingress-weave-weave-net")) expect(s.detailedDiff).toEqual(WEAVE_ARTEFACT_DIFF);
+      else expect([s.diffReasons, s.detailedDiff]).toEqual([["stdin"], { stdin: { kind: "update", inputDiff: true } }]);
+    }
 
     for (const lb of lbEntries()) procBefore[lb.name] = await procInfo(lb);
     const up = ok(await timed("up (node-4)", "up", "--yes", "--skip-preview"));
-    expect(up.out).toMatch(/~ 2 updated/);
+    expect(up.out).toMatch(/~ 3 updated/); // the two pushes + WEAVE_ARTEFACT
     for (const lb of lbEntries()) {
       expect(await liveSha(lb)).toBe(sha256(renderHaproxyConfig(settings4, settings4.loadBalancers.find((l) => l.name === lb.name)!)));
       const proc = await procInfo(lb);
@@ -383,7 +410,12 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
     expect(weaveContainer(weave, "weave").env.map((e: any) => e.name)).not.toContain("NO_MASQ_LOCAL");
     expect(weave.spec.template).toEqual(weaveBefore.spec.template);
     expect(weave.spec).toEqual(weaveBefore.spec);
-    expect(weave.metadata.annotations).toEqual(weaveBefore.metadata.annotations);
+    // The DaemonSet controller's template counter: +2 (NO_MASQ_LOCAL added, then removed), nothing else.
+    const TEMPLATE_GENERATION = "deprecated.daemonset.template.generation";
+    const { [TEMPLATE_GENERATION]: generation, ...annotations } = weave.metadata.annotations;
+    const { [TEMPLATE_GENERATION]: generationBefore, ...annotationsBefore } = weaveBefore.metadata.annotations;
+    expect(annotations).toEqual(annotationsBefore);
+    expect(Number(generation)).toBe(Number(generationBefore) + 2);
     expect(weave.metadata.labels).toEqual(weaveBefore.metadata.labels);
 
     for (const lb of lbEntries()) {

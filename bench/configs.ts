@@ -134,6 +134,16 @@ export function withCheckTimeout(text: string, ms: number): string {
   return out;
 }
 
+/**
+ * A candidate for the logging cost, not what the program renders today: `option dontlog-normal` in
+ * defaults, so only connections that end abnormally (errors, timeouts, aborts, redispatches) are logged.
+ */
+export function withDontlogNormal(text: string): string {
+  const out = text.replace(/^(\s*)option dontlognull$/m, "$1option dontlognull\n$1option dontlog-normal");
+  if (out === text) throw new Error("no `option dontlognull` line in the generated config");
+  return out;
+}
+
 /** The reference: a minimal hand-written TCP config with send-proxy to the same three servers, nothing else. */
 export function referenceConfig(port: number, s: Settings): string {
   return [

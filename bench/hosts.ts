@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Settings } from "../components/settings";
 import {
   BENCH_DIR, HOSTS, NGINX_PLAIN_PORT, REPO, SYSLOG_SOCKET, benchSettings, generatedConfig, instancePaths, nginxConfig, referenceConfig,
-  TUNED, withCheckTimeout, withoutFeature, type Toggle,
+  TUNED, withCheckTimeout, withDontlogNormal, withoutFeature, type Toggle,
 } from "./configs";
 import { curlCode, familyOf, inNs, netnsScript, readPid, sh, sleep, waitFor } from "./lib";
 
@@ -67,15 +67,16 @@ export async function hostsUp(ids: string[]): Promise<BenchHosts> {
       variants.push({ id, label: "b. reference: minimal TCP + send-proxy", url: `http://${HOSTS.lb.address}:${REF_PORT}/`, pidFile: p.pidFile, configPath: p.configPath });
       continue;
     }
-    const m = /^gen(?:-(nolog|nocheck|nostats|tuned))?$/.exec(id);
+    const m = /^gen(?:-(nolog|nocheck|nostats|tuned|quietlog))?$/.exec(id);
     if (!m) throw new Error(`unknown variant ${id}`);
-    const toggle = m[1] as Toggle | "tuned" | undefined;
+    const toggle = m[1] as Toggle | "tuned" | "quietlog" | undefined;
     const ports = { http: 8100 + 10 * slot, https: 8101 + 10 * slot, stats: 8404 + slot };
     slot++;
     const extra = toggle === "nostats" ? { stats: { enabled: false } } : toggle === "tuned" ? { timeouts: { connectMs: TUNED.connectMs } } : {};
     const s = benchSettings(id, ports, extra);
     let text = generatedConfig(s);
     if (toggle === "tuned") text = withCheckTimeout(text, TUNED.checkMs);
+    else if (toggle === "quietlog") text = withDontlogNormal(text);
     else if (toggle && toggle !== "nostats") text = withoutFeature(text, toggle);
     const p = instancePaths(id);
     mkdirSync(p.dir, { recursive: true });
@@ -83,7 +84,7 @@ export async function hostsUp(ids: string[]): Promise<BenchHosts> {
     inNs("lb", "haproxy", ["-D", "-S", p.masterSocket, "-f", p.configPath]);
     variants.push({
       id,
-      label: toggle === "tuned" ? `candidate: generated with timeout connect ${TUNED.connectMs}ms + timeout check ${TUNED.checkMs}ms` : toggle ? `c-${toggle}. generated, ${toggle.slice(2)} off` : "c. generated (dev stack, stats on)",
+      label: toggle === "quietlog" ? "candidate: generated + `option dontlog-normal`" : toggle === "tuned" ? `candidate: generated with timeout connect ${TUNED.connectMs}ms + timeout check ${TUNED.checkMs}ms` : toggle ? `c-${toggle}. generated, ${toggle.slice(2)} off` : "c. generated (dev stack, stats on)",
       url: `http://${HOSTS.lb.address}:${ports.http}/`,
       pidFile: p.pidFile,
       settings: s,

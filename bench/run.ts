@@ -522,7 +522,7 @@ function report(m: Record<string, string>, dp?: DataPath, pu?: Pushes, fo?: Fail
         `| ${row.label} | ${fmt(r, 3)}x | ${spread(dp, row.id, "gen", "ref", "rps", "ratio")} | ${r >= 0.95 ? "met" : "**missed**"} | ${row.latency ? fmt(d, 1) : ""} | ${row.latency ? (d <= 3 ? "met" : "**missed**") : "(1-conn rows)"} | ${fmt(cpu, 1)} | ${spread(dp, row.id, "gen", "ref", "hapCpuUs", "delta")} |`,
       );
     }
-    const toggles = vs.filter((v) => v.id.startsWith("gen-")).map((v) => v.id.slice(4) as Toggle);
+    const toggles = vs.filter((v) => /^gen-no/.test(v.id)).map((v) => v.id.slice(4) as Toggle);
     if (toggles.length) {
       add(
         "",
@@ -538,6 +538,19 @@ function report(m: Record<string, string>, dp?: DataPath, pu?: Pushes, fo?: Fail
           add(
             `| ${TOGGLE_DESCRIPTIONS[t]} | ${row.label} | ${fmt(ratio(dp, row.id, "gen", `gen-${t}`), 3)}x | ${spread(dp, row.id, "gen", `gen-${t}`, "rps", "ratio")} | ${row.latency ? fmt(delta(dp, row.id, "gen", `gen-${t}`, "usPerReq"), 1) : ""} | ${fmt(delta(dp, row.id, "gen", `gen-${t}`, "hapCpuUs"), 1)} | ${spread(dp, row.id, "gen", `gen-${t}`, "hapCpuUs", "delta")} |`,
           );
+    }
+    for (const cand of vs.filter((v) => v.id === "gen-quietlog")) {
+      add(
+        "",
+        `### Candidate: ${cand.label.replace(/^candidate: /, "")} (logs only abnormal connections) against the reference and the generated config`,
+        "",
+        "| row | candidate / reference | per-round range | candidate / generated | extra HAProxy CPU us/req vs reference | per-round range |",
+        "| --- | ---: | --- | ---: | ---: | --- |",
+      );
+      for (const row of dp.rows)
+        add(
+          `| ${row.label} | ${fmt(ratio(dp, row.id, cand.id, "ref"), 3)}x | ${spread(dp, row.id, cand.id, "ref", "rps", "ratio")} | ${fmt(ratio(dp, row.id, cand.id, "gen"), 3)}x | ${fmt(delta(dp, row.id, cand.id, "ref", "hapCpuUs"), 1)} | ${spread(dp, row.id, cand.id, "ref", "hapCpuUs", "delta")} |`,
+        );
     }
     add("", `Health-check log lines (\`option log-health-checks\`) per minute per generated instance during the rounds (no state change): ${fmt(dp.healthLinesPerMinute, 1)}; syslog datagrams received in the whole run: ${fmt(dp.logDatagrams)}.`, "");
   }
@@ -635,7 +648,7 @@ async function main(): Promise<void> {
   }
   if (needHosts) {
     const ids = ["direct", "ref", "gen"];
-    if (only.has("datapath") && !quick) ids.push("gen-nolog", "gen-nocheck", "gen-nostats");
+    if (only.has("datapath") && !quick) ids.push("gen-nolog", "gen-nocheck", "gen-nostats", "gen-quietlog");
     if (only.has("failover") && !quick) ids.push("gen-tuned");
     let h: BenchHosts | undefined;
     const cleanup = () => {

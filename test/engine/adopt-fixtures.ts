@@ -1,7 +1,7 @@
 // Shared by the adoption tests: a private local control plane (scripts/cluster, own folder and ports)
 // and the seed's objects made the way the seed's reader makes them (kubectl apply, kubectl patch).
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const ROOT = resolve(__dirname, "../..");
@@ -54,6 +54,20 @@ spec:
           image: nginx/nginx-ingress:1.6.3
           ports: [{containerPort: 80}, {containerPort: 443}]
 `;
+
+/**
+ * Pulumi.dev.yaml for a fresh backend: without its `encryptionsalt` and encrypted `sshPrivateKey` (made
+ * with the documented example passphrase; a test brings its own passphrase and key), with
+ * `extraConfigLines` (indented two spaces) added to its `config:` block.
+ */
+export function devStackFile(extraConfigLines = ""): string {
+  const dev = readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8")
+    .replace(/^ {2}ingress-haproxy:sshPrivateKey:\n {4}secure: \S+\n/m, "")
+    .replace(/^encryptionsalt: \S+\n/m, "");
+  const topLevel = dev.split("\n").filter((l) => /^[A-Za-z]/.test(l));
+  if (topLevel.length !== 1 || topLevel[0] !== "config:") throw new Error(`Pulumi.dev.yaml: expected only a config: block after removing the salt, got ${topLevel.join(", ")}`);
+  return dev + extraConfigLines;
+}
 
 export interface Cluster {
   readonly dir: string;

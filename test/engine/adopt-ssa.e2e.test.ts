@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PATCH_FORCE_ANNOTATION } from "../../components/adopt";
 import type { K8sObject } from "../../components/controller/manifests";
 import { readStackConfig, renderFiles, validate } from "../../scripts/render";
-import { type Cluster, ROOT, startCluster, until } from "./adopt-fixtures";
+import { type Cluster, devStackFile, startCluster, until } from "./adopt-fixtures";
 
 const PULUMI_MANAGER = "pulumi-kubernetes-0a1b2c3d"; // the provider's generated name for one resource
 const WEAVE_PATCH_MANAGER = "pulumi-kubernetes-9f8e7d6c";
@@ -50,7 +50,7 @@ function apply(obj: K8sObject, manager: string, force: boolean): Promise<{ statu
 }
 
 function rendered(extraConfig: string) {
-  const text = readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") + extraConfig;
+  const text = devStackFile(extraConfig);
   const { settings } = validate(readStackConfig(text, "adopt"));
   return renderFiles("adopt", settings);
 }
@@ -151,7 +151,7 @@ describe("adopting the seed's objects with server-side apply (f5 flavour, dev st
 describe("adopting with the community flavour", () => {
   it("the seed's unsafe forwarded-header keys conflict without patchForce and are forced to false with it", async () => {
     resetSeed();
-    const text = readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8").replace("flavour: f5", "flavour: community") + "  ingress-haproxy:adopt: {}\n";
+    const text = devStackFile("  ingress-haproxy:adopt: {}\n").replace("flavour: f5", "flavour: community");
     const cm = byKind(renderFiles("adopt", validate(readStackConfig(text, "adopt")).settings).objects, "ConfigMap");
     const plain = await apply(withoutAdoption(cm), PULUMI_MANAGER, false);
     expect(plain.status).toBe(409);

@@ -5,10 +5,10 @@
 // The program is the Kubernetes half of SourceIpIngress (namespace, ProxyProtocolConfig,
 // IngressController, NodePortService) under the same `adoptionOptions` and Service ordering: the
 // HAProxy push needs the command provider, which cannot be built here (scripts/toolchain/README.md).
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, ROOT, startCluster, until } from "./adopt-fixtures";
+import { type Cluster, ROOT, devStackFile, startCluster, until } from "./adopt-fixtures";
 import { type PulumiProject, pulumiProject } from "./pulumi-cli";
 
 let cluster: Cluster;
@@ -47,7 +47,7 @@ const pulumi = (...args: string[]) => project.run(args);
 
 /** A stack holding the dev stack file's settings, plus `extra` config lines. */
 async function newStack(stack: string, extra: string): Promise<void> {
-  writeFileSync(join(project.dir, `Pulumi.${stack}.yaml`), readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8") + extra);
+  writeFileSync(join(project.dir, `Pulumi.${stack}.yaml`), devStackFile(extra));
   expect((await pulumi("stack", "init", stack)).status).toBe(0);
   const r = await project.run(["config", "set", "--secret", "sshPrivateKey", "--stack", stack], { input: "not-used-without-load-balancers\n" });
   expect(r.status).toBe(0);

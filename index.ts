@@ -23,4 +23,5 @@ export const serviceName = ingress.serviceName;
 export const nodePorts = ingress.nodePorts;
 export const backends = ingress.backends;
 export const loadBalancers = ingress.loadBalancers;
-export const keepalived = ingress.keepalived;
+// null, not undefined, without keepalived: the engine warns on every run about an undefined output.
+export const keepalived = ingress.keepalived.apply((k) => k ?? null);

@@ -16,7 +16,15 @@ export class WeaveNoMasqLocal extends pulumi.ComponentResource {
   constructor(name: string, args: WeaveNoMasqLocalArgs, opts?: pulumi.ComponentResourceOptions) {
     super("ingress-haproxy:weave:WeaveNoMasqLocal", name, {}, opts);
     const { apiVersion: _a, kind: _k, ...patch } = weavePatchManifest(args.settings);
-    new k8s.apps.v1.DaemonSetPatch(`${name}-weave-net`, patch as k8s.apps.v1.DaemonSetPatchArgs, { parent: this });
+    const { daemonSetName, containerName } = args.settings.weave;
+    // The provider diffs a patch against the live object pruned to the patch's shape by list index,
+    // so weave's own env[0] (HOSTNAME) would be compared with NO_MASQ_LOCAL and every preview would
+    // show a change. The containers list holds only constants, so its diff is ignored; the one
+    // variable in it, the container name, is part of the resource name (a change replaces the patch).
+    new k8s.apps.v1.DaemonSetPatch(`${name}-${daemonSetName}-${containerName}`, patch as k8s.apps.v1.DaemonSetPatchArgs, {
+      parent: this,
+      ignoreChanges: ["spec.template.spec.containers"],
+    });
     this.registerOutputs({});
   }
 }

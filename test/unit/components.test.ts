@@ -89,7 +89,7 @@ describe("thin components register exactly their resources", () => {
 
   it("WeaveNoMasqLocal: one DaemonSetPatch on kube-system/weave-net", async () => {
     new weaveModule.WeaveNoMasqLocal("ingress-weave", { settings: settingsOf(devRaw()) });
-        expect(await registeredSorted()).toEqual(["ingress-haproxy:weave:WeaveNoMasqLocal ingress-weave", "kubernetes:apps/v1:DaemonSetPatch ingress-weave-weave-net"]);
+        expect(await registeredSorted()).toEqual(["ingress-haproxy:weave:WeaveNoMasqLocal ingress-weave", "kubernetes:apps/v1:DaemonSetPatch ingress-weave-weave-net-weave"]);
     expect(recorded[1].inputs.metadata).toEqual({ name: "weave-net", namespace: "kube-system", annotations: { "pulumi.com/patchForce": "true" } });
     expect(recorded[1].inputs.spec.template.spec.containers).toEqual([{ name: "weave", env: [{ name: "NO_MASQ_LOCAL", value: "1" }] }]);
   });

@@ -27,7 +27,7 @@ describe("index.ts on the dev stack", () => {
       "ingress-haproxy:index:SourceIpIngress ingress",
       "ingress-haproxy:weave:WeaveNoMasqLocal ingress-weave",
       "kubernetes:apps/v1:DaemonSet ingress-controller-daemonset-nginx-ingress",
-      "kubernetes:apps/v1:DaemonSetPatch ingress-weave-weave-net",
+      "kubernetes:apps/v1:DaemonSetPatch ingress-weave-weave-net-weave",
       "kubernetes:core/v1:ConfigMap ingress-config-configmap-nginx-config",
       "kubernetes:core/v1:Namespace ingress-namespace",
       "kubernetes:core/v1:Service ingress-service-service-ingress",
@@ -44,6 +44,7 @@ describe("index.ts on the dev stack", () => {
     expect(await valueOf(out.nodePorts)).toEqual({ http: 30111, https: 30112 });
     expect(await valueOf(out.namespace)).toBe("nginx-ingress");
     expect(await valueOf(out.serviceName)).toBe("ingress");
+    expect(await valueOf(out.keepalived)).toBeNull();
     expect(await valueOf(out.backends)).toEqual({
       http: ["192.0.2.11:30111", "192.0.2.12:30111", "192.0.2.13:30111"],
       https: ["192.0.2.11:30112", "192.0.2.12:30112", "192.0.2.13:30112"],

@@ -27,6 +27,13 @@ down() {
   for ns in $(ours); do
     for p in $(ip netns pids "$ns" 2>/dev/null); do pids+=("$p"); done
   done
+  # Daemons of an earlier run whose namespace is already gone, and the syslog sink (root namespace),
+  # still carry the state dir in their command line.
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [[ $p == "$$" ]] && continue
+    tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- " $DIR/" && pids+=("$p")
+  done
   if ((${#pids[@]})); then
     kill -TERM "${pids[@]}" 2>/dev/null || true
     for _ in $(seq 1 30); do

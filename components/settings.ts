@@ -143,13 +143,17 @@ export const haproxySchema = z
     healthCheck: healthCheckSchema.default({}).describe("HTTP health checks against the controller's health endpoint on the http NodePort."),
     timeouts: z
       .object({
-        connectMs: z.number().int().min(100).default(5000).describe("timeout connect (ms)."),
+        connectMs: z.number().int().min(100).default(1000).describe("timeout connect (ms) to a node. 1 s on a LAN: a blackholed node costs a client at most this long before `option redispatch` moves it to another node (5 s measured 705-819 slow requests per failover, 1 s none); a lost SYN is retried on another node."),
         clientMs: z.number().int().min(1000).default(60000).describe("timeout client (ms)."),
         serverMs: z.number().int().min(1000).default(60000).describe("timeout server (ms)."),
       })
       .strict()
       .default({})
       .describe("HAProxy connect/client/server timeouts in milliseconds."),
+    log: z
+      .enum(["abnormal", "all"])
+      .default("abnormal")
+      .describe("Which client connections HAProxy logs (tcplog to /dev/log). `abnormal`: only failed or cut ones (`option dontlog-normal`); the controller already logs every request with the client's address. `all`: every connection, costing about 10 µs of HAProxy CPU per connection (0.83-0.89x of the reference with `Connection: close`, docs/performance.md)."),
     maxconn: z.number().int().min(1).optional().describe("Global maxconn. Unset: HAProxy derives it from the host's open-file limit; a value the limit cannot hold (2 fds per connection) fails the reload and the push rolls back."),
     stats: z
       .object({

@@ -81,6 +81,8 @@ export function renderHaproxyConfig(settings: Settings, lb: LoadBalancerSettings
     "log global",
     "option tcplog",
     "option dontlognull",
+    // Logging every connection costs ~10 us of CPU each (docs/performance.md); nginx logs requests anyway.
+    ...(h.log === "abnormal" ? ["option dontlog-normal"] : []),
     `timeout connect ${h.timeouts.connectMs}ms`,
     `timeout client ${h.timeouts.clientMs}ms`,
     `timeout server ${h.timeouts.serverMs}ms`,

@@ -33,7 +33,7 @@ export const CONFIG_CASES: readonly ConfigCase[] = [
   }, GOLDEN_STATS_PASSWORD),
   variant("stats", (r) => (r.haproxy = { stats: { enabled: true, address: "198.51.100.10", port: 9000, user: "ops" } }), GOLDEN_STATS_PASSWORD),
   variant("proxy-v2", (r) => {
-    r.haproxy = { proxyProtocol: "v2", balance: "leastconn", healthCheck: { interMs: 500, timeoutMs: 300, fall: 2, rise: 5 }, timeouts: { connectMs: 3000, clientMs: 30000, serverMs: 45000 }, maxconn: 5000 };
+    r.haproxy = { proxyProtocol: "v2", balance: "leastconn", log: "all", healthCheck: { interMs: 500, timeoutMs: 300, fall: 2, rise: 5 }, timeouts: { connectMs: 3000, clientMs: 30000, serverMs: 45000 }, maxconn: 5000 };
   }),
   variant("one-node", (r) => {
     r.nodes = [{ name: "worker-0", address: "192.0.2.50" }];

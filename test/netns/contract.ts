@@ -2,6 +2,7 @@
 // `pulumi up` against these hosts) and the netns test tier read it; keep it backwards compatible.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { LbPaths } from "./stack";
 import type { Role } from "./topology";
 
 export interface HostEntry {
@@ -16,21 +17,13 @@ export interface HostEntry {
   readonly switchPort: string;
 }
 
-export interface LoadBalancerEntry extends HostEntry {
+/** An LB host: its files are those of `LbPaths` (stack.ts; `masterSocket` is HAProxy's master CLI). */
+export interface LoadBalancerEntry extends HostEntry, Pick<LbPaths, "hostKeyPath" | "configPath" | "pidFile" | "reloadCommand" | "masterSocket" | "sshdConfig" | "sshdPidFile" | "sshdLog"> {
   readonly role: "lb";
   readonly sshPort: number;
   readonly user: string;
   /** Pinned host key, 'ssh-ed25519 AAAA...' (no comment): loadBalancers[].hostKey / connection.hostKey. */
   readonly hostKey: string;
-  readonly hostKeyPath: string;
-  readonly configPath: string;
-  readonly pidFile: string;
-  readonly reloadCommand: string;
-  /** HAProxy master CLI (`-S`), e.g. `@1 show stat` to read the worker's server states. */
-  readonly masterSocket: string;
-  readonly sshdConfig: string;
-  readonly sshdPidFile: string;
-  readonly sshdLog: string;
 }
 
 export interface NodeEntry extends HostEntry {

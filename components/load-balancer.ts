@@ -2,8 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { sha256 } from "./controller/manifests";
 import { renderHaproxyConfig } from "./haproxy/config";
 import { pushCommand, restoreCommand } from "./haproxy/push-script";
-import { remoteFilePush } from "./remote-push";
-import type { LoadBalancerSettings, Settings } from "./settings";
+import { LoadBalancerHostArgs, remoteFilePush } from "./remote-push";
 
 export interface LoadBalancerSecrets {
   /** SSH private key for the load-balancer hosts (secret config `sshPrivateKey`). */
@@ -12,13 +11,7 @@ export interface LoadBalancerSecrets {
   readonly statsPassword?: pulumi.Input<string>;
 }
 
-export interface HaproxyLoadBalancerArgs {
-  /** Validated stack settings (see components/settings.ts). */
-  readonly settings: Settings;
-  /** The host this component pushes to. */
-  readonly loadBalancer: LoadBalancerSettings;
-  readonly secrets: LoadBalancerSecrets;
-}
+export type HaproxyLoadBalancerArgs = LoadBalancerHostArgs<LoadBalancerSecrets>;
 
 /**
  * Renders haproxy.cfg for one load-balancer host and pushes it over SSH (pinned host key) with the

@@ -2,7 +2,17 @@
 // secret key, and (for file pushes) the safe push script fed the file on stdin.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { LoadBalancerSettings } from "./settings";
+import type { LoadBalancerSettings, Settings } from "./settings";
+
+/** Arguments of a component that manages one load-balancer host. */
+export interface LoadBalancerHostArgs<Secrets extends { readonly sshPrivateKey: pulumi.Input<string> }> {
+  /** Validated stack settings (see components/settings.ts). */
+  readonly settings: Settings;
+  /** The host this component pushes to. */
+  readonly loadBalancer: LoadBalancerSettings;
+  /** Secrets from Pulumi secret config; they stay secret in state and never reach logs. */
+  readonly secrets: Secrets;
+}
 
 /** SSH to `lb` with its pinned host key; a few short dial attempts so an unreachable host fails fast. */
 export function sshConnection(lb: LoadBalancerSettings, sshPrivateKey: pulumi.Input<string>): command.types.input.remote.ConnectionArgs {

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { sha256 } from "../controller/manifests";
-import { remoteFilePush, sshConnection } from "../remote-push";
+import { LoadBalancerHostArgs, remoteFilePush, sshConnection } from "../remote-push";
 import type { LoadBalancerSettings, Settings } from "../settings";
 import {
   keepalivedHost,
@@ -20,13 +20,8 @@ export interface KeepalivedSecrets {
   readonly vrrpPassword?: pulumi.Input<string>;
 }
 
-export interface KeepalivedLoadBalancerArgs {
-  /** Validated stack settings with a `keepalived` section (see components/settings.ts). */
-  readonly settings: Settings;
-  /** The host this component pushes to. */
-  readonly loadBalancer: LoadBalancerSettings;
-  readonly secrets: KeepalivedSecrets;
-}
+/** Settings must have a `keepalived` section. */
+export type KeepalivedLoadBalancerArgs = LoadBalancerHostArgs<KeepalivedSecrets>;
 
 /**
  * Renders keepalived.conf for one load-balancer host and pushes it with the same validate / lock /

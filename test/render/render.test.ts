@@ -187,7 +187,7 @@ describe("render prod", () => {
 });
 
 describe("determinism", () => {
-  it("two runs into different folders, and a re-run into the same folder, are byte-identical", async () => {
+  it("two runs into different folders, and a re-run into the same folder, are byte-identical", { timeout: 240_000 }, async () => {
     for (const stack of ["dev", "prod"]) {
       const a = join(tmp, `${stack}-a`);
       const b = join(tmp, `${stack}-b`);

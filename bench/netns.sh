@@ -50,7 +50,7 @@ down() {
 }
 
 host() { # host NAME PORT CIDR...
-  local name=$1 port=$2 ns=${PREFIX}$1 c; shift 2
+  local port=$2 ns=${PREFIX}$1 c; shift 2
   ip netns add "$ns"
   ip -n "$ns" link set lo up
   ip -n "$SW" link add "$port" type veth peer name eth0 netns "$ns"

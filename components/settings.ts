@@ -27,9 +27,14 @@ function choice<T extends readonly [string, ...string[]]>(values: T, why: string
   });
 }
 
-const ipAddress = z.string().refine((v) => isIP(v) !== 0, {
-  message: "is not an IPv4 or IPv6 address; write a bare address such as 192.0.2.11 or 2001:db8::11 (no port, no prefix length)",
+const ipAddress = z.string().refine((v) => isIP(v) !== 0 && !v.includes("%"), {
+  message: "is not an IPv4 or IPv6 address; write a bare address such as 192.0.2.11 or 2001:db8::11 (no port, no prefix length, no %zone)",
 });
+
+/** Control characters (newline, NUL, ...): a value with one would split a config line, a command or a manifest field. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const oneLine = (example: string) =>
+  z.string().min(1, `must not be empty, e.g. ${example}`).refine((v) => !CONTROL.test(v), { message: `must be one line without control characters (newline, tab, NUL), e.g. ${example}` });
 
 const cidr = z.string().refine(isCidr, {
   message: "is not a CIDR block; write an address with a prefix length such as 203.0.113.0/24 or 2001:db8::/64",
@@ -51,16 +56,44 @@ const tcpPort = z.number().int().min(1, "must be between 1 and 65535").max(65535
 
 // authorized_keys format, as @pulumi/command's connection.hostKey expects it (comment optional).
 const HOST_KEY_RE =
-  /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|rsa-sha2-(256|512)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+  /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|rsa-sha2-(256|512)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\u0000-\u001f\u007f]*)?$/;
 const hostKey = z
   .string({ required_error: "is required: pin the host's SSH key, e.g. the output of `ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`" })
   .regex(HOST_KEY_RE, {
     message: "is not an SSH public host key; use the 'TYPE BASE64' form, e.g. from `ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`",
   });
 
-const absolutePath = z.string().regex(/^\/[^\0'"`$\\]*$/, {
-  message: "must be an absolute path without quotes, '$', '`' or backslashes",
+const absolutePath = z.string().regex(/^\/[^\u0000-\u001f\u007f'"`$\\]*$/, {
+  message: "must be an absolute path on one line, without control characters (newline, NUL), quotes, '$', '`' or backslashes, e.g. /etc/haproxy/haproxy.cfg",
 });
+
+// The OCI image reference grammar (github.com/distribution/reference): [host[:port]/]path[:tag][@digest].
+const IMAGE_DOMAIN = "(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?";
+const IMAGE_PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_REFERENCE = new RegExp(
+  `^(?:${IMAGE_DOMAIN}/)?${IMAGE_PATH_COMPONENT}(?:/${IMAGE_PATH_COMPONENT})*(?::[\\w][\\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`,
+);
+const imageReference = z
+  .string()
+  .refine((v) => IMAGE_REFERENCE.test(v) && v.split(/[:@]/)[0].length <= 255, {
+    message: "is not an image reference; write [registry/]repository[:tag][@sha256:digest] in lower case on one line, e.g. nginx/nginx-ingress:5.5.4",
+  });
+
+// Kubernetes label and taint keys/values (they reach the DaemonSet's nodeSelector and tolerations).
+const LABEL_NAME = "[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?";
+const LABEL_KEY = new RegExp(`^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/)?${LABEL_NAME}$`);
+// Keys of a map are named in the problem's path, not its value: these messages quote the key themselves.
+const labelKey = z.string().refine((v) => LABEL_KEY.test(v), (v) => ({
+  params: QUOTES_VALUE,
+  message: `${JSON.stringify(v)} is not a Kubernetes label key; write [prefix/]name, name at most 63 letters, digits, '-', '_' or '.', e.g. kubernetes.io/os`,
+}));
+const labelValue = z.string().regex(new RegExp(`^(?:${LABEL_NAME})?$`), {
+  message: "is not a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric, e.g. linux",
+});
+const configMapKey = z.string().refine((v) => /^[-._a-zA-Z0-9]{1,253}$/.test(v), (v) => ({
+  params: QUOTES_VALUE,
+  message: `${JSON.stringify(v)} is not a ConfigMap key: letters, digits, '-', '_' and '.' only, e.g. worker-connections`,
+}));
 
 const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, {
   message: "is not a Kubernetes quantity such as 100m, 128Mi or 1",
@@ -75,7 +108,7 @@ export const keepalivedHostSchema = z
   .object({
     interface: interfaceName.optional().describe("This host's VRRP interface (carries the floating addresses); overrides keepalived.interface."),
     configPath: absolutePath.optional().describe("This host's keepalived.conf; overrides keepalived.configPath."),
-    reloadCommand: z.string().min(1).optional().describe("This host's keepalived reload command; overrides keepalived.reloadCommand."),
+    reloadCommand: oneLine("systemctl reload-or-restart keepalived").optional().describe("This host's keepalived reload command; overrides keepalived.reloadCommand."),
     pidFile: absolutePath.optional().describe("This host's keepalived pid file; overrides keepalived.pidFile."),
   })
   .strict();
@@ -95,7 +128,7 @@ export const loadBalancerSchema = z
     user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { message: "must be a POSIX user name, e.g. root or deploy" }).default("root").describe("SSH user; needs write access to configPath and the right to run reloadCommand."),
     hostKey: hostKey.describe("The host's pinned SSH public host key ('TYPE BASE64'). Required."),
     configPath: absolutePath.default("/etc/haproxy/haproxy.cfg").describe("Where haproxy.cfg lives on the host."),
-    reloadCommand: z.string().min(1).default("systemctl reload haproxy").describe("Command that gracefully reloads HAProxy (master-worker: no dropped connections)."),
+    reloadCommand: oneLine("systemctl reload haproxy").default("systemctl reload haproxy").describe("Command that gracefully reloads HAProxy (master-worker: no dropped connections)."),
     pidFile: absolutePath.default("/run/haproxy.pid").describe("HAProxy master's pid file; the push checks that a new worker really started after the reload."),
     priority: z.number().int().min(1).max(254).optional().describe("keepalived VRRP priority of this host (only with `keepalived`)."),
     keepalived: keepalivedHostSchema.optional().describe("Per-host keepalived overrides (only with `keepalived`)."),
@@ -189,7 +222,7 @@ export const keepalivedSchema = z
       .default({})
       .describe("vrrp_script that checks HAProxy accepts connections on the https frontend; failing, the host goes to FAULT and the addresses move."),
     configPath: absolutePath.default("/etc/keepalived/keepalived.conf").describe("Where keepalived.conf lives on the hosts."),
-    reloadCommand: z.string().min(1).default("systemctl reload-or-restart keepalived").describe("Reloads keepalived (SIGHUP keeps the addresses) and starts it when it is not running yet, as on the first push."),
+    reloadCommand: oneLine("systemctl reload-or-restart keepalived").default("systemctl reload-or-restart keepalived").describe("Reloads keepalived (SIGHUP keeps the addresses) and starts it when it is not running yet, as on the first push."),
     pidFile: absolutePath.default("/run/keepalived.pid").describe("keepalived's parent pid file; the push checks it and a VRRP child are alive after the reload."),
     sysctlPath: absolutePath.default("/etc/sysctl.d/60-ingress-haproxy-nonlocal-bind.conf").describe("When haproxy.bindAddresses lists a floating address, the push sets net.ipv4 (and ipv6) ip_nonlocal_bind=1 and persists it here, so HAProxy on the BACKUP binds an address it does not hold yet."),
   })
@@ -198,7 +231,7 @@ export const keepalivedSchema = z
 export const controllerSchema = z
   .object({
     flavour: choice(FLAVOURS, " (f5 = F5 NGINX Ingress Controller, maintained; community = kubernetes/ingress-nginx, retired March 2026)").default("f5").describe("Which nginx ingress controller to run."),
-    image: z.string().min(1).optional().describe("Controller image; defaults to the pinned release of the chosen flavour."),
+    image: imageReference.optional().describe("Controller image; defaults to the pinned release of the chosen flavour."),
     ingressClassName: dnsLabel.default("nginx").describe("IngressClass this controller serves."),
     defaultIngressClass: z.boolean().default(false).describe("Mark the IngressClass as the cluster default."),
     forwardedHeaders: z.enum(["ignore", "trust"]).default("ignore").describe("`ignore` (safe): the client address comes only from the PROXY header. `trust` is the seed's use-forwarded-headers/compute-full-forwarded-for: any client can spoof its address with X-Forwarded-For."),
@@ -210,14 +243,14 @@ export const controllerSchema = z
       .strict()
       .default({})
       .describe("Container resource requests and limits."),
-    nodeSelector: z.record(z.string()).default({ "kubernetes.io/os": "linux" }).describe("Node selector for the controller pods."),
+    nodeSelector: z.record(labelKey, labelValue).default({ "kubernetes.io/os": "linux" }).describe("Node selector for the controller pods."),
     tolerations: z
       .array(
         z
           .object({
-            key: z.string().optional(),
+            key: labelKey.optional(),
             operator: z.enum(["Exists", "Equal"]).optional(),
-            value: z.string().optional(),
+            value: labelValue.optional(),
             effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
           })
           .strict(),
@@ -226,7 +259,7 @@ export const controllerSchema = z
       .describe("Tolerations, e.g. to run on control-plane nodes too."),
     preStopSeconds: z.number().int().min(0).max(600).default(15).describe("Seconds a terminating pod keeps serving so HAProxy and kube-proxy stop sending to it first."),
     terminationGracePeriodSeconds: z.number().int().min(1).max(3600).default(60).describe("Grace period; must exceed preStopSeconds."),
-    extraConfig: z.record(z.string()).default({}).describe("Extra nginx-config ConfigMap keys; keys the program manages are refused."),
+    extraConfig: z.record(configMapKey, oneLine("'4096' or 'on'")).default({}).describe("Extra nginx-config ConfigMap keys; keys the program manages are refused."),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -396,11 +429,18 @@ function reportDuplicates<T>(items: T[], key: (item: T) => string, report: (inde
   });
 }
 
-/** Lower-cases and expands IPv6 so 2001:DB8::1 and 2001:db8:0::1 compare equal. */
+/**
+ * One spelling per address, for comparisons: IPv6 lower-cased and compressed (2001:DB8::1 equals
+ * 2001:db8:0::1), and an IPv4-mapped IPv6 address as its IPv4 form (::ffff:192.0.2.11 is 192.0.2.11).
+ */
 export function canonicalIp(address: string): string {
-  if (isIP(address) !== 6) return address;
-  const url = new URL(`http://[${address}]/`);
-  return url.hostname.slice(1, -1);
+  // Not an address the schema accepts (it reports that itself): compared as written.
+  if (isIP(address) !== 6 || address.includes("%")) return address;
+  const v6 = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6);
+  if (!mapped) return v6;
+  const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
 }
 
 /** One problem with the stack config, named by its config key path. */

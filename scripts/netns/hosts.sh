@@ -22,7 +22,7 @@ PREFIX=ihp-
 SW=${PREFIX}sw
 BR=br0
 ROOT_IF=ihp-root
-ROOT_PORT=p-root
+ROOT_PORT="p-root"
 ROOT_ADDR=198.51.100.1/24
 LOCK=${DIR%/}.lock
 
@@ -47,18 +47,18 @@ missing_packages() {
 }
 
 ensure_deps() {
-  local pkgs
-  pkgs=$(missing_packages)
-  if [[ -n $pkgs ]]; then
-    log "installing missing packages: $(echo $pkgs)"
+  local -a pkgs
+  read -r -a pkgs <<< "$(missing_packages | xargs)"
+  if ((${#pkgs[@]})); then
+    log "installing missing packages: ${pkgs[*]}"
     # Keep the packages' own services (nginx on :80, haproxy, sshd) from starting in the root namespace.
     local policy=/usr/sbin/policy-rc.d created=0
     if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 755 "$policy"; created=1; fi
-    { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs; } >&2 || {
-      [[ $created -eq 1 ]] && rm -f "$policy"; die "apt-get install failed for: $(echo $pkgs)"; }
+    { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; } >&2 || {
+      [[ $created -eq 1 ]] && rm -f "$policy"; die "apt-get install failed for: ${pkgs[*]}"; }
     [[ $created -eq 1 ]] && rm -f "$policy"
-    pkgs=$(missing_packages)
-    [[ -z $pkgs ]] || die "still missing after apt-get: $(echo $pkgs)"
+    read -r -a pkgs <<< "$(missing_packages | xargs)"
+    ((${#pkgs[@]} == 0)) || die "still missing after apt-get: ${pkgs[*]}"
   fi
   [[ -x $REPO/node_modules/.bin/tsx ]] || die "missing $REPO/node_modules/.bin/tsx: run npm ci in $REPO"
 }
@@ -71,10 +71,10 @@ our_namespaces() {
 }
 
 kill_pids() { # kill_pids PID... : TERM, wait up to 3 s, then KILL
-  local pids=("$@") p i
+  local pids=("$@") p
   [[ ${#pids[@]} -gt 0 ]] || return 0
   kill -TERM "${pids[@]}" 2>/dev/null || true
-  for i in $(seq 1 30); do
+  for _ in $(seq 1 30); do
     local alive=()
     for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
     [[ ${#alive[@]} -eq 0 ]] && return 0
@@ -121,9 +121,9 @@ make_keys() {
 }
 
 wait_listen() { # wait_listen NS PORT...
-  local ns=$1 port i; shift
+  local ns=$1 port; shift
   for port in "$@"; do
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
       ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && continue 2
       sleep 0.1
     done
@@ -203,7 +203,10 @@ do_status() {
   while read -r name role ns cidr port routes; do
     local state=up detail=""
     if ! ip netns list | awk '{print $1}' | grep -qx "$ns"; then state=missing; fi
-    check_pid() { pid=$(cat "$1" 2>/dev/null || true); [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && detail+=" $2:$pid" || { state=degraded; detail+=" $2:DEAD"; }; }
+    check_pid() {
+      pid=$(cat "$1" 2>/dev/null || true)
+      if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then detail+=" $2:$pid"; else state=degraded; detail+=" $2:DEAD"; fi
+    }
     case $role in
       lb) check_pid "$DIR/$name/sshd.pid" sshd; check_pid "$DIR/$name/haproxy.pid" haproxy ;;
       node) check_pid "$DIR/$name/nginx.pid" nginx ;;

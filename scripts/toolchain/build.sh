@@ -51,9 +51,9 @@ build_kubernetes() { # OUT
   # replaces of a dependency are ignored, so restate them here at the matching published v0.<minor>.<patch>.
   gomod="$(cd /tmp && go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
   [[ -f "$gomod" ]] || die "k8s.io/kubernetes@v$v: go.mod not downloaded"
-  for m in $(sed -n 's#^\s*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$gomod"); do
+  while read -r m; do
     repl+="replace $m => $m v0.${v#1.}"$'\n'
-  done
+  done < <(sed -n 's#^\s*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$gomod")
   log "kubernetes: $(grep -c '^replace' <<<"$repl") staging modules pinned to v0.${v#1.}"
   new_module kubernetes "require k8s.io/kubernetes v$v
 $repl"

@@ -9,7 +9,6 @@
 // served by a new worker; the SSH key only as a secret in state) -> preview --expect-no-changes ->
 // node-4 added (exactly one push update per LB, then up: node-4 DOWN, the others UP) -> stack outputs
 // -> destroy (objects gone, weave-net as before, each LB's original haproxy.cfg restored).
-// Known defect, pinned exactly (test 4): the weave DaemonSetPatch never converges, so the clean preview fails.
 //
 // Uses the netns hosts (one instance per machine): never run it while the netns tier runs.
 import { execFileSync } from "node:child_process";

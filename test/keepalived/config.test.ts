@@ -1,6 +1,6 @@
 // keepalived.conf rendering, push parameters and the nonlocal-bind step: golden files plus exact
 // checks of the lines that make the floating address move (or not).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { expectGolden } from "../fixtures/golden";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../../components/controller/manifests";
 import { bashCommand, renderPushScript, renderRestoreScript } from "../../components/haproxy/push-script";
@@ -18,9 +18,7 @@ import {
   vrrpAuthToken,
   vrrpRole,
 } from "../../components/keepalived/config";
-import { GOLDEN_DIR, GOLDEN_VRRP_PASSWORD, KEEPALIVED_CASES, goldenPath, pairSettings } from "./cases";
-
-const UPDATE = process.env.UPDATE_GOLDEN === "1";
+import { GOLDEN_VRRP_PASSWORD, KEEPALIVED_CASES, goldenPath, pairSettings } from "./cases";
 
 /** The lines of the block that starts with `header {` (one level, trimmed). */
 function block(cfg: string, header: string): string[] {
@@ -35,12 +33,7 @@ describe("golden keepalived.conf files", () => {
   for (const c of KEEPALIVED_CASES) {
     it(`${c.name} matches golden/${c.name}.conf (UPDATE_GOLDEN=1 rewrites it)`, () => {
       const cfg = renderKeepalivedConfig(c.settings, c.lb, { vrrpPassword: c.vrrpPassword });
-      if (UPDATE) {
-        mkdirSync(GOLDEN_DIR, { recursive: true });
-        writeFileSync(goldenPath(c.name), cfg);
-      }
-      expect(existsSync(goldenPath(c.name)), `missing ${goldenPath(c.name)}; run UPDATE_GOLDEN=1 npx vitest run test/keepalived`).toBe(true);
-      expect(cfg).toBe(readFileSync(goldenPath(c.name), "utf8"));
+      expectGolden(goldenPath(c.name), cfg);
     });
   }
 });

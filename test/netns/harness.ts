@@ -255,15 +255,29 @@ export function accessLog(c: HostsContract): AccessLogEntry[] {
 export const runEntries = (c: HostsContract, runId: string): AccessLogEntry[] =>
   accessLog(c).filter((e) => e.request_uri.startsWith(`/load/${runId}/`));
 
+/** A hard stop of an LB's HAProxy: from the signal until its last process was gone. */
+export interface HardStop {
+  fromMs: number;
+  toMs: number;
+}
+
+/** The request was open while the stop happened: started before the process was gone, ended after the signal. */
+export const inFlightAt = (x: LoadRequest, stop: HardStop): boolean => x.startMs <= stop.toMs && x.startMs + x.ms >= stop.fromMs;
+
 /**
  * "Nothing lost": every request that got a 200 is in exactly one node's access log, with the client's
- * own address; nothing else of the run is logged. Returns a description of any mismatch ("" if none).
+ * own address; nothing else of the run is logged. One exception, judged by time: a request in flight
+ * while HAProxy was hard-stopped (`hardStop`) may have been answered by the node and then cut on its
+ * way back (the client sees an error, the node logged it); those are counted in `cutAtStop`.
  */
-export function accountFor(c: HostsContract, r: LoadResult, clientAddress: string): { logged: number; problems: string[] } {
+export function accountFor(
+  c: HostsContract, r: LoadResult, clientAddress: string, opts: { hardStop?: HardStop } = {},
+): { logged: number; cutAtStop: number; problems: string[] } {
   const entries = runEntries(c, r.runId);
   const problems: string[] = [];
   const okIds = new Set(r.results.filter((x) => x.status === 200 && !x.error).map((x) => x.i));
   const seen = new Map<number, number>();
+  let cutAtStop = 0;
   for (const e of entries) {
     const i = Number(e.request_uri.split("/")[3]);
     seen.set(i, (seen.get(i) ?? 0) + 1);
@@ -271,9 +285,14 @@ export function accountFor(c: HostsContract, r: LoadResult, clientAddress: strin
   }
   for (const [i, n] of seen) if (n !== 1) problems.push(`request ${i} logged ${n} times`);
   for (const i of okIds) if (!seen.has(i)) problems.push(`request ${i} got 200 but no node logged it`);
-  for (const i of seen.keys()) if (!okIds.has(i)) problems.push(`request ${i} logged by a node but the client saw ${JSON.stringify(r.results.find((x) => x.i === i))}`);
+  for (const i of seen.keys()) {
+    if (okIds.has(i)) continue;
+    const x = r.results.find((y) => y.i === i);
+    if (x && x.error && opts.hardStop && inFlightAt(x, opts.hardStop)) cutAtStop++;
+    else problems.push(`request ${i} logged by a node but the client saw ${JSON.stringify(x)}${opts.hardStop ? ` (stop ${JSON.stringify(opts.hardStop)})` : ""}`);
+  }
   for (const x of r.results) if (x.status === 200 && x.remote !== clientAddress) problems.push(`request ${x.i} answered X-Remote-Addr ${x.remote}`);
-  return { logged: entries.length, problems };
+  return { logged: entries.length, cutAtStop, problems };
 }
 
 export function mtimeMs(path: string): number {

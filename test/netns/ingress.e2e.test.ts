@@ -2,11 +2,11 @@
 // program's rendered haproxy.cfg, pushed with the program's push script over real SSH) -> nginx with
 // PROXY protocol on the nodes. Runs as root; fails (never skips) when it cannot run.
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
-import { bashCommand, haproxyPushParams, renderPushScript } from "../../components/haproxy/push-script";
+import { bashCommand, haproxyPushParams, pushFiles, renderPushScript } from "../../components/haproxy/push-script";
 import type { Settings } from "../../components/settings";
 import type { HostsContract } from "./contract";
 import {
@@ -174,7 +174,14 @@ describe("4. a node blackholed under steady load", () => {
   it("is taken out within the health-check window; no request fails after it; nothing lost", async () => {
     const lb = lbEntry(c, "lb-1");
     const hc = base.haproxy.healthCheck;
-    const windowMs = hc.interMs * hc.fall;
+    // A blackholed node's check fails after min(inter, timeout connect); checks follow each other inter
+    // apart, the first within inter of the blackhole: fall x (inter + that) until DOWN. Back UP: a check
+    // in progress may still time out, then rise passing checks inter apart. MARGIN_MS: scheduling on a
+    // shared 2-core machine (the test polls the master CLI through a socket every 20 ms).
+    const MARGIN_MS = 1500;
+    const failedCheckMs = Math.min(hc.interMs, base.haproxy.timeouts.connectMs);
+    const windowMs = hc.fall * (hc.interMs + failedCheckMs) + MARGIN_MS;
+    const recoveryBoundMs = failedCheckMs + (hc.rise + 1) * hc.interMs + MARGIN_MS;
     await waitAllServers(lb, "UP");
     const loadP = load("client-1", { target: LB1, count: 400, rateHz: 50, concurrency: 32, runId: "s4", timeoutMs: 20_000 });
     await new Promise((r) => setTimeout(r, 2000));
@@ -203,14 +210,13 @@ describe("4. a node blackholed under steady load", () => {
     const slow = r.results.filter((x) => x.ms > 500);
     const acc = accountFor(c, r, CLIENTS["client-1"]);
     figures.s4 = {
-      interMs: hc.interMs, fall: hc.fall, rise: hc.rise, windowMs, detectionMs: downMs, recoveryMs: upMs,
+      interMs: hc.interMs, fall: hc.fall, rise: hc.rise, windowMs, recoveryBoundMs, detectionMs: downMs, recoveryMs: upMs,
       sent: r.sent, ok: r.ok, failed: r.failed, failedAfterWindow: failedAfterWindow.length,
       slowOver500ms: slow.length, maxLatencyMs: Math.round(Math.max(...r.results.map((x) => x.ms))), logged: acc.logged,
       failures: failed.map((x) => ({ i: x.i, atMs: x.startMs - t0, error: x.error, status: x.status })),
     };
-    // Detection: a check every inter, a failed check lasts at most inter: fall + 1 checks, plus slack.
-    expect(detection).toBeLessThanOrEqual((hc.fall + 1) * hc.interMs * 2 + 500);
-    expect(upMs).toBeLessThanOrEqual((hc.rise + 1) * hc.interMs * 2 + 500);
+    expect(detection).toBeLessThanOrEqual(windowMs);
+    expect(upMs).toBeLessThanOrEqual(recoveryBoundMs);
     expect(failedAfterWindow).toEqual([]);
     expect(servedByDeadNode).toEqual([]);
     expect(r.sent).toBe(400);
@@ -286,6 +292,7 @@ describe("6. a config that fails haproxy -c", () => {
 
 describe("7. a config that passes -c but cannot bind", () => {
   let s7: { refused: number; failed: number } | undefined;
+  let s7withoutCheck: { refused: number } | undefined;
   // 198.51.100.99 is not on lb-1: haproxy -c accepts the bind, the reload could not bind it.
   const foreignBind = () => stackSettings(c, { haproxy: { bindAddresses: ["198.51.100.99"] }, push: { verifyTimeoutSeconds: 3 } });
   const refusals = (lr: Awaited<ReturnType<typeof load>>) => lr.results.filter((x) => x.status !== 200 || x.error);
@@ -357,10 +364,12 @@ describe("7. a config that passes -c but cannot bind", () => {
     // HAProxy 2.6 pauses the old worker's listeners (SIGTTOU) while the new process retries the bind
     // (up to ~1-2 s), then resumes them (SIGTTIN): new connections are refused in that window only.
     const failed = refusals(lr);
+    s7withoutCheck = { refused: failed.length };
     const refusedWindowMs = failed.length ? failed[failed.length - 1].startMs - failed[0].startMs : 0;
-    for (const x of failed) expect(x.error).toBe("ECONNREFUSED");
-    expect(failed.every((x) => x.startMs >= r.startMs && x.startMs <= r.endMs)).toBe(true);
-    expect(refusedWindowMs).toBeLessThanOrEqual(3000);
+    // At least one refusal: the failure the check exists to prevent, shown happening.
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.map((x) => x.error)).toEqual(failed.map(() => "ECONNREFUSED"));
+    expect(failed.filter((x) => x.startMs < r.startMs || x.startMs > r.endMs)).toEqual([]);
     expect(lr.ok + failed.length).toBe(400);
     expect(accountFor(c, lr, CLIENTS["client-2"]).problems).toEqual([]);
     const post = await load("client-2", { target: LB1, count: 20, rateHz: 50, runId: "s7-nocheck-post" });
@@ -372,9 +381,11 @@ describe("7. a config that passes -c but cannot bind", () => {
     };
   });
 
-  it("no client connection is refused while a bind-failing push is refused (it never reloads)", () => {
-    expect(s7).toBeDefined();
-    expect(s7).toEqual({ refused: 0, failed: 0 });
+  it("the difference the bind check makes: the same config refused no connection with it, some without it", () => {
+    expect({ withCheck: s7, withoutCheckRefusedSome: s7withoutCheck !== undefined && s7withoutCheck.refused > 0 }).toEqual({
+      withCheck: { refused: 0, failed: 0 },
+      withoutCheckRefusedSome: true,
+    });
   });
 });
 
@@ -398,6 +409,14 @@ describe("8. a wrong host key", () => {
   });
 });
 
+/** flock(2) locks on `path` from /proc/locks: how many hold it and how many wait for it. */
+function flockOf(path: string): { held: number; waiting: number } {
+  const ino = `:${statSync(path).ino} `;
+  const lines = readFileSync("/proc/locks", "utf8").split("\n").filter((l) => l.includes(" FLOCK ") && l.includes(ino));
+  const waiting = lines.filter((l) => l.includes(" -> ")).length;
+  return { held: lines.length - waiting, waiting };
+}
+
 describe("9. two pushes at once", () => {
   it("are serialized; the file is always one whole config, never a mix", async () => {
     const lb = lbEntry(c, "lb-1");
@@ -416,18 +435,28 @@ describe("9. two pushes at once", () => {
       }
     })();
     const loadP = load("client-1", { target: LB1, count: 200, rateHz: 50, concurrency: 8, runId: "s9" });
-    const [ra, rb] = await Promise.all([sshPush(c, variant(4031), "lb-1", a), sshPush(c, variant(4032), "lb-1", b)]);
+    // The test takes the push lock first: both pushes must queue on it before touching anything.
+    const lock = pushFiles(lb.configPath).lock;
+    const holder = spawn("flock", [lock, "cat"], { stdio: ["pipe", "ignore", "ignore"] });
+    onTestFinished(() => void holder.kill("SIGTERM"));
+    await waitFor("the test to hold the push lock", async () => (flockOf(lock).held === 1 ? true : undefined), 10_000, 20);
+    const pushes = Promise.all([sshPush(c, variant(4031), "lb-1", a), sshPush(c, variant(4032), "lb-1", b)]);
+    const queued = await waitFor("both pushes waiting on the lock", async () => (flockOf(lock).waiting === 2 ? flockOf(lock) : undefined), 30_000, 20);
+    const whileQueued = { config: allowed.get(fileSha(lb.configPath)), reloads: (await procInfo(lb)).reloads };
+    holder.stdin.end();
+    const [ra, rb] = await pushes;
     reading = false;
     await reader;
     const lr = await loadP;
     expect([ra.code, rb.code], ra.stderr + rb.stderr).toEqual([0, 0]);
     for (const r of [ra, rb]) expect(r.stdout).toMatch(/reloaded haproxy: new worker \d+ is serving/);
+    // Serialized by the lock: both queued behind it, and nothing changed while they waited.
+    expect({ queued, whileQueued }).toEqual({ queued: { held: 1, waiting: 2 }, whileQueued: { config: "old", reloads: before.reloads } });
     const final = readFileSync(lb.configPath, "utf8");
     expect([a, b]).toContain(final);
-    expect([...seen.keys()].map((k) => allowed.get(k) ?? `MIX ${k}`).every((x) => !x.startsWith("MIX"))).toBe(true);
-    // Serialized: the second push installs only after the first one's reload proved itself (>= 1 s each).
+    expect([...seen.keys()].filter((k) => !allowed.has(k))).toEqual([]);
+    expect(seen.has(sha256(old)) && seen.has(sha256(final))).toBe(true);
     const spanMs = Math.max(ra.endMs, rb.endMs) - Math.min(ra.startMs, rb.startMs);
-    expect(spanMs).toBeGreaterThanOrEqual(2000);
     const after = await procInfo(lb);
     expect(after.reloads - before.reloads).toBe(2);
     expect(after.failedReloads).toBe(before.failedReloads);

@@ -86,11 +86,12 @@ export function testStackConfig(dir: string, hostKeys: Record<string, string>, h
     }),
     controller: { flavour: "f5" },
     haproxy: {
-      // Short checks keep the tier fast: a node is out after inter x fall = 1 s.
+      // Short checks keep the tier fast: fall checks every inter take a node out (a refused check fails
+      // at once; a blackholed one only after min(inter, timeouts.connectMs)).
       healthCheck: { interMs: 500, fall: 2, rise: 1 },
       timeouts: { connectMs: 1000, clientMs: 10000, serverMs: 10000 },
-      // HAProxy needs ~2 x maxconn open files; this machine's hard limit is 20000, so the default
-      // maxconn 20000 passes `haproxy -c` and then fails every reload.
+      // Fixed, so the test LBs do not depend on this machine's open-file limit (unset, HAProxy derives
+      // maxconn from it).
       maxconn: 4096,
       ...haproxyOverrides,
     },

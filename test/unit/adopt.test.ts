@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { SettingsError, parseSettings } from "../../components/settings";
 import { devRaw, settingsOf } from "../fixtures/settings";
+import { registrationsDone } from "../fixtures/mocks";
 
 // What the engine would receive for each resource: type, name, inputs and the options adoption
 // changes (retainOnDelete, dependencies). The mock monitor's registerResource sees the full request.
@@ -66,8 +67,7 @@ class Top extends pulumi.ComponentResource {
 async function build(raw: Record<string, any>): Promise<Map<string, Registered>> {
   const top = new Top(settingsOf(raw));
   await new Promise((resolve) => top.done.apply(resolve));
-  // Registration of the last children completes after their outputs resolve; let the queue drain.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await registrationsDone();
   return new Map(registered.map((r) => [r.name, r]));
 }
 
@@ -206,7 +206,7 @@ describe("SourceIpIngress with adopt (mocks)", () => {
     const { SourceIpIngress } = await import("../../components/source-ip-ingress");
     const ingress = new SourceIpIngress("ingress", { settings: settingsOf(raw), secrets: { sshPrivateKey: "key" } });
     await new Promise((resolve) => ingress.loadBalancers.apply(resolve));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await registrationsDone();
     return new Map(registered.map((r) => [r.name, r]));
   };
 

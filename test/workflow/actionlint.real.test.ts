@@ -45,7 +45,7 @@ describe("actionlint", () => {
     edit("deploy.yml", "needs: up-dev", "needs: up-dve");
     edit("preview.yml", "pull-requests: write", "pull-request: write");
     edit("preview.yml", "stack-name: ${{ matrix.stack }}", "stack-name: ${{ matrix.stak }}");
-    edit("checks.yml", "- run: npm run test:unit", '- run: echo "${{ github.event.pull_request.title }}" && npm run test:unit');
+    edit("checks.yml", "- run: npm test\n", '- run: echo "${{ github.event.pull_request.title }}" && npm test\n');
     edit("deploy.yml", 'echo "KUBECONFIG=$RUNNER_TEMP/kubeconfig" >> "$GITHUB_ENV"', 'echo "KUBECONFIG=$RUNNER_TEMP/kubeconfig" >> $GITHUB_ENV');
 
     const r = lint(copy);

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 const DIR = resolve(__dirname, "../../.github/workflows");
 const wf = (file: string) => YAML.parse(readFileSync(join(DIR, file), "utf8"));
 const text = (file: string) => readFileSync(join(DIR, file), "utf8");
+const FILES = ["checks.yml", "deploy.yml", "engine.yml", "preview.yml"];
 
 // Inputs of pulumi/actions v7.0.0 (its action.yml); a misspelt input is silently ignored by GitHub.
 const PULUMI_ACTION_INPUTS = [
@@ -24,29 +25,35 @@ const pulumiSteps = (job: { steps: Step[] }) => job.steps.filter((s) => s.uses?.
 
 describe("workflow files", () => {
   it("are exactly checks, deploy and preview", () => {
-    expect(readdirSync(DIR).sort()).toEqual(["checks.yml", "deploy.yml", "preview.yml"]);
+    expect(readdirSync(DIR).sort()).toEqual(FILES);
   });
 
   it("grant only contents: read at the top; jobs widen only what they need", () => {
-    for (const f of ["checks.yml", "deploy.yml", "preview.yml"]) expect(wf(f).permissions).toEqual({ contents: "read" });
+    for (const f of FILES) expect(wf(f).permissions).toEqual({ contents: "read" });
     expect(wf("preview.yml").jobs.preview.permissions).toEqual({ contents: "read", "pull-requests": "write" });
     expect(wf("deploy.yml").jobs["up-dev"].permissions).toEqual({ contents: "read" });
     expect(wf("deploy.yml").jobs["up-prod"].permissions).toEqual({ contents: "read" });
   });
 
   it("pin every action to a full commit SHA with the tag as a comment", () => {
-    for (const f of ["checks.yml", "deploy.yml", "preview.yml"]) {
-      const uses = [...text(f).matchAll(/uses: (\S+)(.*)$/gm)].map((m) => [m[1], m[2]]);
-      for (const [ref, comment] of uses) {
-        if (ref.startsWith("./")) continue;
-        expect(ref).toMatch(/^[\w-]+\/[\w-]+@[0-9a-f]{40}$/);
-        expect(comment).toMatch(/^ # v\d+\.\d+\.\d+$/);
-      }
+    const uses = FILES.flatMap((f) => [...text(f).matchAll(/uses: (\S+)(.*)$/gm)].map((m) => ({ f, ref: m[1], comment: m[2] })));
+    const actions = uses.filter((u) => !u.ref.startsWith("./"));
+    // The count ties the loop below to the files: a pattern that stopped matching fails here.
+    expect(actions.map((u) => `${u.f} ${u.ref.split("@")[0]}`)).toEqual([
+      "checks.yml actions/checkout", "checks.yml actions/setup-node", "checks.yml actions/checkout", "checks.yml actions/setup-node",
+      "deploy.yml actions/checkout", "deploy.yml actions/setup-node", "deploy.yml pulumi/actions",
+      "deploy.yml actions/checkout", "deploy.yml actions/setup-node", "deploy.yml pulumi/actions",
+      "engine.yml actions/checkout", "engine.yml actions/setup-node", "engine.yml actions/setup-go", "engine.yml actions/cache",
+      "preview.yml actions/checkout", "preview.yml actions/setup-node", "preview.yml pulumi/actions",
+    ]);
+    for (const { ref, comment } of actions) {
+      expect(ref).toMatch(/^[\w-]+\/[\w-]+@[0-9a-f]{40}$/);
+      expect(comment).toMatch(/^ # v\d+\.\d+\.\d+$/);
     }
   });
 
   it("never put a secret inside a run: script (only env: and with:)", () => {
-    for (const f of ["checks.yml", "deploy.yml", "preview.yml"]) {
+    for (const f of FILES) {
       for (const job of Object.values(wf(f).jobs) as { steps?: Step[] }[])
         for (const step of job.steps ?? []) expect(step.run ?? "").not.toMatch(/secrets\.|set -x|KUBECONFIG_DATA"?\s*$/);
     }
@@ -113,15 +120,51 @@ describe("deploy.yml", () => {
 });
 
 describe("checks.yml", () => {
-  it("is a reusable workflow: npm ci, unit tests, render of every stack", () => {
-    const c = wf("checks.yml");
+  const c = wf("checks.yml");
+  const steps = (job: { steps: Step[] }) => job.steps.map((s: Step) => s.run ?? s.uses?.split("@")[0]);
+
+  it("is a reusable workflow: unit tier and the render of every stack, then the real and netns tiers as root", () => {
     expect(c.on).toEqual({ workflow_call: null });
-    expect(c.jobs.unit.steps.map((s: Step) => s.run ?? s.uses?.split("@")[0])).toEqual([
+    expect(Object.keys(c.jobs)).toEqual(["unit", "root-tiers"]);
+    expect(steps(c.jobs.unit)).toEqual([
       "actions/checkout",
       "actions/setup-node",
       "npm ci --no-audit --no-fund",
-      "npm run test:unit",
+      "npm test",
       'for stack in dev prod; do\n  npm run render -- "$stack"\ndone\n',
     ]);
+    expect(c.jobs.unit.steps[3].env).toEqual({ IHP_TIERS: "unit" });
+    expect(c.jobs["root-tiers"].strategy).toEqual({ "fail-fast": false, matrix: { tier: ["real", "netns"] } });
+    expect(steps(c.jobs["root-tiers"])).toEqual(["actions/checkout", "actions/setup-node", "npm ci --no-audit --no-fund", 'sudo -E env "PATH=$PATH" npm test']);
+    expect(c.jobs["root-tiers"].steps[3].env).toEqual({ IHP_TIERS: "${{ matrix.tier }}" });
+  });
+
+  it("gates every preview and deploy: they need the job that calls it", () => {
+    for (const [f, first] of [["preview.yml", "preview"], ["deploy.yml", "up-dev"]]) {
+      expect(wf(f).jobs.checks).toEqual({ uses: "./.github/workflows/checks.yml" });
+      expect(wf(f).jobs[first].needs).toBe("checks");
+    }
+  });
+});
+
+describe("engine.yml", () => {
+  const e = wf("engine.yml");
+
+  it("runs nightly, by hand, and on pull requests labelled engine-tests", () => {
+    expect(Object.keys(e.on)).toEqual(["schedule", "workflow_dispatch", "pull_request"]);
+    expect(e.on.schedule).toEqual([{ cron: "17 3 * * *" }]);
+    expect(e.jobs.engine.if).toBe("github.event_name != 'pull_request' || contains(github.event.pull_request.labels.*.name, 'engine-tests')");
+  });
+
+  it("caches the toolchain keyed on versions.env and the upstream checksums, then runs the engine tier as root", () => {
+    const job = e.jobs.engine;
+    const names = job.steps.map((s: Step & { name?: string }) => s.name ?? s.run ?? s.uses?.split("@")[0]);
+    expect(names).toEqual([
+      "actions/checkout", "actions/setup-node", "actions/setup-go", "Toolchain cache key (pins and upstream checksums)", "actions/cache",
+      "npm ci --no-audit --no-fund", "Run the engine tier as root (builds what the cache lacks)",
+    ]);
+    expect(job.steps[3].run).toContain("cat scripts/toolchain/versions.env ../shared/upstream/SHA256SUMS | sha256sum");
+    expect(job.steps[4].with).toEqual({ path: "${{ env.IHP_TOOLCHAIN_DIR }}", key: "${{ steps.toolchain.outputs.key }}" });
+    expect(job.steps[6]).toMatchObject({ run: 'sudo -E env "PATH=$PATH" npm test', env: { IHP_TIERS: "engine" } });
   });
 });

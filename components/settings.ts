@@ -27,9 +27,12 @@ function choice<T extends readonly [string, ...string[]]>(values: T, why: string
   });
 }
 
-const ipAddress = z.string().refine((v) => isIP(v) !== 0 && !v.includes("%"), {
-  message: "is not an IPv4 or IPv6 address; write a bare address such as 192.0.2.11 or 2001:db8::11 (no port, no prefix length, no %zone)",
-});
+const ipAddress = z
+  .string()
+  .refine((v) => isIP(v) !== 0, {
+    message: "is not an IPv4 or IPv6 address; write a bare address such as 192.0.2.11 or 2001:db8::11 (no port, no prefix length)",
+  })
+  .refine((v) => isIP(v) === 0 || !v.includes("%"), { message: "has an IPv6 zone; write the address without %zone, e.g. fe80::11" });
 
 /** Control characters (newline, NUL, ...): a value with one would split a config line, a command or a manifest field. */
 const CONTROL = /[\u0000-\u001f\u007f]/;

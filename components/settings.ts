@@ -237,7 +237,13 @@ export const controllerSchema = z
     image: imageReference.optional().describe("Controller image; defaults to the pinned release of the chosen flavour."),
     ingressClassName: dnsLabel.default("nginx").describe("IngressClass this controller serves."),
     defaultIngressClass: z.boolean().default(false).describe("Mark the IngressClass as the cluster default."),
-    forwardedHeaders: z.enum(["ignore", "trust"]).default("ignore").describe("`ignore` (safe): the client address comes only from the PROXY header. `trust` is the seed's use-forwarded-headers/compute-full-forwarded-for: any client can spoof its address with X-Forwarded-For."),
+    forwardedHeaders: z
+      .enum(["ignore", "trust"])
+      .default("ignore")
+      .describe(
+        "`ignore` (safe): the client address comes only from the PROXY header; apps get it as X-Real-IP and as the first X-Forwarded-For entry (f5 keeps a client-sent X-Forwarded-For after it; README \"Forwarded headers\"). `trust` (community only): the seed's use-forwarded-headers/compute-full-forwarded-for; community 1.15.1 then takes the address from X-Forwarded-For only when the PROXY header's address is inside proxy-real-ip-cidr (the LB hosts), and keeps client-sent entries in X-Forwarded-For. Refused with f5, where any client would choose its address.",
+      ),
+    telemetryReporting: z.boolean().default(false).describe("f5 only: let the elected controller pod report product telemetry to F5 over the internet once a day (`-enable-telemetry-reporting`, on in F5's chart). Off here."),
     resources: z
       .object({
         requests: z.object({ cpu: quantity.default("100m").describe("CPU request."), memory: quantity.default("128Mi").describe("Memory request.") }).strict().default({}),
@@ -270,6 +276,12 @@ export const controllerSchema = z
     for (const key of Object.keys(c.extraConfig))
       if (managed.includes(key))
         ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path: ["extraConfig", key], message: `"${key}" is managed by the program (PROXY protocol and trusted addresses); remove it, or use controller.forwardedHeaders for forwarded headers` });
+    // F5 5.5.4 renders `real_ip_header X-Forwarded-For; real_ip_recursive on`: the address becomes the
+    // rightmost entry not sent by a trusted address, and HAProxy (TCP) never writes one, so the client picks it.
+    if (c.flavour === "f5" && c.forwardedHeaders === "trust")
+      ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path: ["forwardedHeaders"], message: `"trust" is refused with flavour f5: F5 NGINX Ingress Controller 5.5.4 would take the client address from X-Forwarded-For (real_ip_header X-Forwarded-For, real_ip_recursive on), and HAProxy forwards TCP and never writes that header, so any client could choose its address; use "ignore" (the address comes from the PROXY header)` });
+    if (c.flavour !== "f5" && c.telemetryReporting)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path: ["telemetryReporting"], message: `is only used with flavour f5 (the community controller has no telemetry reporting); remove it` });
     if (c.terminationGracePeriodSeconds <= c.preStopSeconds)
       ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path: ["terminationGracePeriodSeconds"], message: `${c.terminationGracePeriodSeconds} must be greater than controller.preStopSeconds (${c.preStopSeconds}) or pods are killed mid-drain` });
   });

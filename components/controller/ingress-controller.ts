@@ -17,7 +17,8 @@ export class IngressController extends pulumi.ComponentResource {
     super("ingress-haproxy:controller:IngressController", name, {}, opts);
     const access = createObjects(name, rbacManifests(args.settings), { parent: this });
     const ingressClass = createObject(name, ingressClassManifest(args.settings), { parent: this });
-    const daemonSet = createObject(name, daemonSetManifest(args.settings), { parent: this, dependsOn: access });
+    // F5's controller exits at start when its IngressClass is missing: create the class first.
+    const daemonSet = createObject(name, daemonSetManifest(args.settings), { parent: this, dependsOn: [...access, ingressClass] });
     this.daemonSetName = (daemonSet as unknown as { metadata: pulumi.Output<{ name: string }> }).metadata.name;
     this.ingressClassName = (ingressClass as unknown as { metadata: pulumi.Output<{ name: string }> }).metadata.name;
     this.registerOutputs({ daemonSetName: this.daemonSetName, ingressClassName: this.ingressClassName });

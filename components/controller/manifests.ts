@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import type { Settings } from "../settings";
-import { flavourProfile } from "./flavours";
+import { type HttpProbe, flavourProfile } from "./flavours";
 
 export interface K8sObject {
   apiVersion: string;
@@ -62,7 +62,7 @@ export function rbacManifests(s: Settings): K8sObject[] {
   const subjects = [{ kind: "ServiceAccount", name: account, namespace: s.namespace }];
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(s, account), automountServiceAccountToken: true },
-    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: meta(s, clusterName, false), rules: profile.clusterRules },
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", metadata: meta(s, clusterName, false), rules: profile.clusterRules(s) },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "ClusterRoleBinding",
@@ -70,7 +70,7 @@ export function rbacManifests(s: Settings): K8sObject[] {
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterName },
       subjects,
     },
-    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta(s, account), rules: profile.namespaceRules },
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta(s, account), rules: profile.namespaceRules(s) },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "RoleBinding",
@@ -94,11 +94,12 @@ export function ingressClassManifest(s: Settings): K8sObject {
 export function daemonSetManifest(s: Settings): K8sObject {
   const c = s.controller;
   const profile = flavourProfile(c.flavour);
-  const probe = (path: string, periodSeconds: number, failureThreshold: number) => ({
-    httpGet: { path, port: profile.probePort, scheme: "HTTP" },
-    periodSeconds,
+  const probe = (p: HttpProbe) => ({
+    httpGet: { path: p.path, port: profile.probePort, scheme: "HTTP" },
+    ...(p.initialDelaySeconds === undefined ? {} : { initialDelaySeconds: p.initialDelaySeconds }),
+    periodSeconds: p.periodSeconds,
     timeoutSeconds: 1,
-    failureThreshold,
+    failureThreshold: p.failureThreshold,
   });
   const resources: Record<string, Record<string, string>> = { requests: { ...c.resources.requests } };
   if (c.resources.limits.memory) resources.limits = { memory: c.resources.limits.memory };
@@ -138,14 +139,15 @@ export function daemonSetManifest(s: Settings): K8sObject {
                 { name: "https", containerPort: 443, protocol: "TCP" },
                 { name: "health", containerPort: profile.probePort, protocol: "TCP" },
               ],
-              readinessProbe: probe(profile.readinessPath, 5, 3),
-              livenessProbe: { ...probe(profile.livenessPath, 10, 5), initialDelaySeconds: 10 },
+              readinessProbe: probe(profile.readinessProbe),
+              ...(profile.livenessProbe ? { livenessProbe: probe(profile.livenessProbe) } : {}),
               // Keep serving while endpoints, kube-proxy and HAProxy's checks notice the pod is leaving.
               lifecycle: { preStop: { exec: { command: ["sleep", String(c.preStopSeconds)] } } },
               resources,
               securityContext: {
                 runAsNonRoot: true,
                 runAsUser: 101,
+                ...(profile.runAsGroup === undefined ? {} : { runAsGroup: profile.runAsGroup }),
                 allowPrivilegeEscalation: false,
                 capabilities: { drop: ["ALL"], add: ["NET_BIND_SERVICE"] },
               },

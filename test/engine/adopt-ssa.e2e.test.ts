@@ -121,6 +121,7 @@ describe("adopting the seed's objects with server-side apply (f5 flavour, dev st
     // stay (kubectl still owns them; the F5 controller ignores these community keys).
     expect(jsonOf("get", "cm", "nginx-config", "-n", "nginx-ingress").data).toEqual({
       "compute-full-forwarded-for": "true",
+      "location-snippets": "proxy_set_header X-Forwarded-For $remote_addr;\ngrpc_set_header X-Forwarded-For $remote_addr;",
       "proxy-protocol": "True",
       "real-ip-header": "proxy_protocol",
       "real-ip-recursive": "False",

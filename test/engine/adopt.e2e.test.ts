@@ -116,6 +116,7 @@ describe("with adopt", () => {
     expect(svc.metadata.managedFields.map((f: any) => f.manager).filter((m: string) => m.startsWith("pulumi-kubernetes-"))).toHaveLength(1);
     expect(cluster.json("get", "cm", "nginx-config", "-n", "nginx-ingress").data).toEqual({
       "compute-full-forwarded-for": "true",
+      "location-snippets": "proxy_set_header X-Forwarded-For $remote_addr;\ngrpc_set_header X-Forwarded-For $remote_addr;",
       "proxy-protocol": "True",
       "real-ip-header": "proxy_protocol",
       "real-ip-recursive": "False",

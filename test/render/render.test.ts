@@ -82,6 +82,7 @@ describe("render dev", () => {
 
   it("key contents: ConfigMap trusts only the LB, Service is Local on the seed's NodePorts, weave patch owns one env var", async () => {
     expect(yamlOf(out, "10-configmap-nginx-config.yaml").data).toEqual({
+      "location-snippets": "proxy_set_header X-Forwarded-For $remote_addr;\ngrpc_set_header X-Forwarded-For $remote_addr;",
       "proxy-protocol": "True",
       "real-ip-header": "proxy_protocol",
       "real-ip-recursive": "False",

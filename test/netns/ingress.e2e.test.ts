@@ -291,10 +291,11 @@ describe("6. a config that fails haproxy -c", () => {
 });
 
 describe("7. a config that passes -c but cannot bind", () => {
-  // What the same bind-failing config did with and without the check: refused/failed client requests
-  // and failed HAProxy reloads (the master's counter).
-  let s7: { refused: number; failed: number; failedReloads: number } | undefined;
-  let s7withoutCheck: { refused: number; failedReloads: number } | undefined;
+  // What the same bind-failing config did with and without the check: refused/failed client requests,
+  // and whether the push got as far as reloading HAProxy (its own report: reloaded, or rolled back).
+  let s7: { refused: number; failed: number; reloadTried: boolean } | undefined;
+  let s7withoutCheck: { refused: number; reloadTried: boolean } | undefined;
+  const reloadTried = (r: { stdout: string; stderr: string }) => /reloaded haproxy|reload did not start a new worker/.test(r.stdout + r.stderr);
   // 198.51.100.99 is not on lb-1: haproxy -c accepts the bind, the reload could not bind it.
   const foreignBind = () => stackSettings(c, { haproxy: { bindAddresses: ["198.51.100.99"] }, push: { verifyTimeoutSeconds: 3 } });
   const refusals = (lr: Awaited<ReturnType<typeof load>>) => lr.results.filter((x) => x.status !== 200 || x.error);
@@ -320,7 +321,7 @@ describe("7. a config that passes -c but cannot bind", () => {
     const failed = refusals(lr);
     expect({ sent: lr.sent, ok: lr.ok, failed: failed.length }).toEqual({ sent: 400, ok: 400, failed: 0 });
     expect(accountFor(c, lr, CLIENTS["client-2"]).problems).toEqual([]);
-    s7 = { refused: failed.filter((x) => x.error === "ECONNREFUSED").length, failed: failed.length, failedReloads: 0 };
+    s7 = { refused: failed.filter((x) => x.error === "ECONNREFUSED").length, failed: failed.length, reloadTried: reloadTried(r) };
     figures.s7 = { exit: r.code, error: lastLine, pushMs: r.endMs - r.startMs, sent: lr.sent, failed: failed.length, refused: s7.refused };
   });
 
@@ -363,16 +364,15 @@ describe("7. a config that passes -c but cannot bind", () => {
     expect(after.proc.masterPid).toBe(before.proc.masterPid);
     expect(after.proc.workers).toHaveLength(1);
     await waitAllServers(lb, "UP");
-    // The reload the check exists to prevent happened, and failed: always. HAProxy 2.6 may also pause
+    // The reload the check exists to prevent happened, and failed (the push's last line above, every
+    // run; HAProxy 2.6's `show proc` has no failed-reload counter to read it from). It may also pause
     // the old worker's listeners (SIGTTOU) while the new process retries the bind, then resume them
     // (SIGTTIN): connections arriving then are refused. Whether that window opens depends on timing
     // (82 of 400 refused in one run, 0 in another on a loaded machine), so refusals are reported, and
     // any there are must be ECONNREFUSED during the push.
-    const failedReloads = after.proc.failedReloads - before.proc.failedReloads;
     const failed = refusals(lr);
-    s7withoutCheck = { refused: failed.length, failedReloads };
+    s7withoutCheck = { refused: failed.length, reloadTried: reloadTried(r) };
     const refusedWindowMs = failed.length ? failed[failed.length - 1].startMs - failed[0].startMs : 0;
-    expect(failedReloads).toBeGreaterThan(0);
     expect(failed.filter((x) => x.error !== "ECONNREFUSED" || x.startMs < r.startMs || x.startMs > r.endMs)).toEqual([]);
     expect(lr.ok + failed.length).toBe(400);
     expect(accountFor(c, lr, CLIENTS["client-2"]).problems).toEqual([]);
@@ -381,14 +381,14 @@ describe("7. a config that passes -c but cannot bind", () => {
     figures.s7withoutCheck = {
       exit: r.code, error: lastLine, pushMs: r.endMs - r.startMs, sent: lr.sent, refused: failed.length,
       refusedWindowMs, refusedStartAfterPushMs: failed.length ? failed[0].startMs - r.startMs : null,
-      failedReloads,
+      reloads: after.proc.reloads - before.proc.reloads,
     };
   });
 
   it("the difference the bind check makes: with it no reload is tried and nothing is refused; without it the reload fails", () => {
-    expect({ withCheck: s7, withoutCheckFailedAReload: (s7withoutCheck?.failedReloads ?? 0) > 0 }).toEqual({
-      withCheck: { refused: 0, failed: 0, failedReloads: 0 },
-      withoutCheckFailedAReload: true,
+    expect({ withCheck: s7, withoutCheckTriedAReload: s7withoutCheck?.reloadTried }).toEqual({
+      withCheck: { refused: 0, failed: 0, reloadTried: false },
+      withoutCheckTriedAReload: true,
     });
   });
 });

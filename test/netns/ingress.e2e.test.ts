@@ -11,7 +11,7 @@ import type { Settings } from "../../components/settings";
 import type { HostsContract } from "./contract";
 import {
   REPO, accessLog, accountFor, assertTools, fileSha, figures, hostsCtl, hostsDown, hostsUp, lbEntry, lbSettings, load, masterCli,
-  mtimeMs, onHost, preflight, procInfo, rawSend, run, serverStates, sha256, sshPush, stackSettings, STATE_DIR, waitAllServers, waitFor,
+  mtimeMs, NETNS_DIGEST_KEY, onHost, preflight, procInfo, rawSend, run, serverStates, sha256, sshPush, stackSettings, STATE_DIR, waitAllServers, waitFor,
 } from "./harness";
 
 const CLIENTS = { "client-1": "203.0.113.10", "client-2": "203.0.113.11" } as const;
@@ -339,11 +339,11 @@ describe("7. a config that passes -c but cannot bind", () => {
     const lb = lbEntry(c, "lb-1");
     const s = foreignBind();
     const candidate = cfg(s, "lb-1");
-    const { preReloadCheck: _, ...withoutCheck } = haproxyPushParams(s, lbSettings(s, "lb-1"));
+    const withoutCheck = { ...haproxyPushParams(s, lbSettings(s, "lb-1")), bindCheckBeforeReload: false };
     const before = await lbSnapshot("lb-1");
     const loadP = load("client-2", { target: LB1, count: 400, rateHz: 40, concurrency: 8, runId: "s7-nocheck" });
     await new Promise((r) => setTimeout(r, 1000));
-    const r = await sshPush(c, s, "lb-1", candidate, { command: bashCommand(renderPushScript(withoutCheck), "ingress-haproxy-push") });
+    const r = await sshPush(c, s, "lb-1", candidate, { command: bashCommand(renderPushScript(withoutCheck, "push", { content: candidate, digestKey: NETNS_DIGEST_KEY, owner: "ingress-lb-lb-1-push" }), "ingress-haproxy-push") });
     const lr = await loadP;
     expect(r.code).toBe(1);
     const lastLine = r.stderr.trimEnd().split("\n").pop();

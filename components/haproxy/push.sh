@@ -132,11 +132,13 @@ NAP_FD=""
 nap() {
   [[ -n $NAP_FD ]] || exec {NAP_FD}<> <(:)
   read -r -t "$1" -u "$NAP_FD" _ || true
+  check_signal
 }
 hook() {
   [[ -n $HOOK_DIR && -e $HOOK_DIR/pause-$1 ]] || return 0
   printf '%s %s\n' "$BASHPID" "$GUARD_PID" > "$HOOK_DIR/at-$1"
   while [[ -e $HOOK_DIR/pause-$1 ]]; do nap 0.05; done
+  check_signal
 }
 
 # ---- journal: one fixed-width line rewritten in place (no new blocks: works on a full filesystem) ----
@@ -149,8 +151,9 @@ journal_read() {
   read -r J_STATE J_GEN J_OWNER J_NEW_GEN J_NEW_OWNER J_NEW_SHA < "$JOURNAL" || return 1
   [[ $J_GEN =~ ^[0-9]+$ && $J_NEW_GEN =~ ^[0-9]+$ ]] || return 1
 }
-# journal STATE: records STATE with the J_* fields.
+# journal STATE: records STATE with the J_* fields (a step: first acts on a signal caught meanwhile).
 journal() {
+  check_signal
   J_STATE=$1
   printf '%-250s\n' "$J_STATE $J_GEN $J_OWNER $J_NEW_GEN $J_NEW_OWNER $J_NEW_SHA" 1<> "$JOURNAL" && sync_paths "$JOURNAL"
 }
@@ -387,6 +390,7 @@ start_guard() {
     trap '' HUP INT TERM PIPE
     exec > /dev/null 2>&1 < /dev/null
     GUARD_PID=""
+    CAUGHT=""
     TEMP_FILES=()
     while is_alive "$main"; do nap 0.1; done
     recover "guard" || true
@@ -403,9 +407,20 @@ take_lock() {
   if ! recover "recovered"; then finish 3 "recovering a half-done push failed ($REASON): $SERVICE needs attention"; fi
 }
 
+# Signals: the trap only notes the signal; the push acts on it at the next step (check_signal), never
+# inside the handler (bash may run a handler inside `read`, where a command substitution breaks it).
 SWAPPED=0
+COMMITTED=0
+CAUGHT=""
+check_signal() {
+  [[ -n $CAUGHT ]] || return 0
+  local sig=$CAUGHT
+  CAUGHT=""
+  on_signal "$sig"
+}
 on_signal() {
   trap '' HUP INT TERM
+  ((COMMITTED == 0)) || return 0
   if ((SWAPPED == 0)); then
     rm -f -- "$STAGED" "$ROLLBACK" "$GOOD_NEXT"
     [[ $J_STATE == staged ]] && { journal idle || true; }
@@ -415,9 +430,9 @@ on_signal() {
   if put_back_good; then finish 2 "interrupted by SIG$1 after the swap; restored the last verified $LABEL"; fi
   finish 3 "interrupted by SIG$1 after the swap; restoring the last verified $LABEL failed ($REASON): $SERVICE needs attention"
 }
-trap 'on_signal HUP' HUP
-trap 'on_signal INT' INT
-trap 'on_signal TERM' TERM
+trap 'CAUGHT=HUP' HUP
+trap 'CAUGHT=INT' INT
+trap 'CAUGHT=TERM' TERM
 
 # stage CANDIDATE KEEP_ATTRS: writes everything the swap needs while the live file is untouched.
 # KEEP_ATTRS=1 keeps CANDIDATE's own owner and mode (restore); else the live file's owner and group,
@@ -460,12 +475,13 @@ swap_in() {
   reload_and_verify || fail_after_swap "$REASON"
   if [[ -n $NEW_WORKER ]]; then say "reloaded $SERVICE: new worker $NEW_WORKER serves every bind"; else say "reloaded $SERVICE"; fi
   commit || fail_after_swap "cannot record the verified $LABEL"
-  SWAPPED=0
+  COMMITTED=1
 }
 
 fail_after_swap() {
   local failure=$1
   trap '' HUP INT TERM
+  CAUGHT=""
   warn "$failure; rolling back"
   if put_back_good; then
     if [[ -e $GOOD ]]; then finish 2 "$failure; restored the last verified $LABEL ($(digest_of "$GOOD"))"; fi

@@ -14,8 +14,10 @@ const KEY_CONTEXT = "ingress-haproxy config digest v1";
 
 /** The 32-byte digest key (hex) derived from the SSH private key (HMAC-SHA256 with a fixed context). */
 export function digestKey(sshPrivateKey: string): string {
-  if (!sshPrivateKey) throw new Error("digestKey needs the SSH private key (secret config sshPrivateKey)");
-  return createHmac("sha256", sshPrivateKey).update(KEY_CONTEXT).digest("hex");
+  // Trimmed: the key file and the secret set with `cat KEYFILE | pulumi config set` may differ in the final newline.
+  const key = sshPrivateKey.trim();
+  if (!key) throw new Error("digestKey needs the SSH private key (secret config sshPrivateKey)");
+  return createHmac("sha256", key).update(KEY_CONTEXT).digest("hex");
 }
 
 /** The digest of `content` of the given kind; `keyHex` is required for hmac-sha256. */

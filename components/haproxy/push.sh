@@ -289,17 +289,17 @@ reload_and_verify() {
   deadline=$((SECONDS + VERIFY_TIMEOUT + 1))
   case $VERIFY_KIND in
     haproxy-master-worker)
-      REASON="reload did not start a new worker within ${VERIFY_TIMEOUT}s"
+      local seen=""
       while ((SECONDS < deadline)); do
         master=$(master_pid)
         for w in ${master:+$(workers_of "$master")}; do
           [[ $before == *" $w "* ]] && continue
           if serves_all "$w" "$REAL"; then NEW_WORKER=$w; return 0; fi
-          REASON="new worker $w: $REASON"
+          seen=$w
         done
         nap 0.1
       done
-      REASON="$REASON (after ${VERIFY_TIMEOUT}s)"
+      if [[ -n $seen ]]; then REASON="new worker $seen did not serve within ${VERIFY_TIMEOUT}s: $REASON"; else REASON="reload did not start a new worker within ${VERIFY_TIMEOUT}s"; fi
       return 1
       ;;
     keepalived-reload-file)

@@ -200,10 +200,22 @@ describe("push against a real master-worker haproxy", () => {
     while (!done) codes.push(await connectOnce(LB_ADDR, h.httpPort));
     const r = await pushRun;
     expect(r.code).toBe(2);
-    expect(lastLine(r.stderr)).toMatch(/^reload did not start a new worker within 3s \(after 3s\); restored the last verified haproxy\.cfg \(sha256:[0-9a-f]{64}\)$/);
+    expect(lastLine(r.stderr)).toMatch(/^reload did not start a new worker within 3s; restored the last verified haproxy\.cfg \(sha256:[0-9a-f]{64}\)$/);
     // The failure the check prevents really happens here: some connections are refused.
     expect(codes.filter((c) => c === "ECONNREFUSED").length).toBeGreaterThan(0);
     expect(codes.filter((c) => c !== "" && c !== "ECONNREFUSED")).toEqual([]);
+    expect(listenerPids(LB_ADDR, h.httpPort)).toEqual(childrenOf(h.master));
+  });
+
+  it("verify proves serving: a config that binds nothing (bind check off) is not taken for a working reload (finding 2)", async () => {
+    // Before: "a new child of the master, alive 1 s later" passed for a config with no listeners.
+    const h = host();
+    const live = readFileSync(h.cfgPath, "utf8");
+    const bad = h.render(h.httpPort + 2).replace(/\n\s+bind [^\n]+/g, "");
+    const r = await run(pushInvocation({ ...h.params, bindCheckBeforeReload: false }, input(bad), "t-push"));
+    expect(r.code).toBe(2);
+    expect(lastLine(r.stderr)).toMatch(/^new worker \d+ did not serve within 3s: the new haproxy\.cfg binds nothing; restored the last verified haproxy\.cfg \(sha256:[0-9a-f]{64}\)$/);
+    expect(readFileSync(h.cfgPath, "utf8")).toBe(live);
     expect(listenerPids(LB_ADDR, h.httpPort)).toEqual(childrenOf(h.master));
   });
 

@@ -101,24 +101,29 @@ export function sshRun(sshd: Sshd, command: string, stdin: string, opts: SshOpti
 
 export const lastLine = (text: string): string => text.trimEnd().split("\n").pop() ?? "";
 
-/** nginx as the Kubernetes node: PROXY protocol on both NodePorts, answers 200 (also /healthz). */
-export function startNodeNginx(dir: string, httpPort: number, httpsPort: number): number {
-  const conf = `${dir}/node-nginx.conf`;
+/** A one-process nginx in `dir` with one `server` block; returns its pid. */
+export function startNginx(dir: string, name: string, server: string): number {
+  const conf = `${dir}/${name}.conf`;
   writeFileSync(
     conf,
     `master_process off;
-pid ${dir}/node-nginx.pid;
-error_log ${dir}/node-nginx-error.log;
+pid ${dir}/${name}.pid;
+error_log ${dir}/${name}-error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
   client_body_temp_path ${dir}/t1; proxy_temp_path ${dir}/t2; fastcgi_temp_path ${dir}/t3; uwsgi_temp_path ${dir}/t4; scgi_temp_path ${dir}/t5;
-  server { listen ${NODE_ADDR}:${httpPort} proxy_protocol; listen ${NODE_ADDR}:${httpsPort} proxy_protocol; return 200 "ok\\n"; }
+  server { ${server} }
 }
 `,
   );
   must("nginx", ["-c", conf, "-p", dir]);
-  return Number(readFileSync(`${dir}/node-nginx.pid`, "utf8").trim());
+  return Number(readFileSync(`${dir}/${name}.pid`, "utf8").trim());
+}
+
+/** nginx as the Kubernetes node: PROXY protocol on both NodePorts, answers 200 (also /healthz). */
+export function startNodeNginx(dir: string, httpPort: number, httpsPort: number): number {
+  return startNginx(dir, "node-nginx", `listen ${NODE_ADDR}:${httpPort} proxy_protocol; listen ${NODE_ADDR}:${httpsPort} proxy_protocol; return 200 "ok\\n";`);
 }
 
 export interface LoadCounts {

@@ -7,7 +7,7 @@ import { connect, createServer, type Server } from "node:net";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { pushInvocation, renderBindCheck, restoreInvocation, type PushParams } from "../../components/haproxy/push-script";
-import { bootHaproxy, input, LB_ADDR, lbHost, pushOf, restoreOf, startLoad, startNodeNginx, type LbHost } from "./push-env";
+import { bootHaproxy, input, LB_ADDR, lbHost, pushOf, restoreOf, startLoad, startNginx, startNodeNginx, type LbHost } from "./push-env";
 import { childrenOf, isAlive, lastLine, leftoverTemps, listenerPids, removeTempDirs, requireTools, runShell, sha256Text, stopPid, tempDir, waitFor, type RunResult } from "./real-env";
 
 const NODE_PORTS = { http: 31811, https: 31812 };
@@ -386,23 +386,7 @@ function connectOnce(address: string, port: number): Promise<string> {
 
 /** nginx as "another process" holding address:port. Returns its pid. */
 function startBlockingNginx(dir: string, listen: string): number {
-  const conf = `${dir}/blocker-nginx.conf`;
-  writeFileSync(
-    conf,
-    `master_process off;
-pid ${dir}/blocker-nginx.pid;
-error_log ${dir}/blocker-nginx-error.log;
-events { worker_connections 16; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/t1; proxy_temp_path ${dir}/t2; fastcgi_temp_path ${dir}/t3; uwsgi_temp_path ${dir}/t4; scgi_temp_path ${dir}/t5;
-  server { listen ${listen}; return 204; }
-}
-`,
-  );
-  const r = spawnSync("nginx", ["-c", conf, "-p", dir], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`nginx did not start: ${r.stderr}`);
-  const pid = Number(readFileSync(`${dir}/blocker-nginx.pid`, "utf8").trim());
+  const pid = startNginx(dir, "blocker-nginx", `listen ${listen}; return 204;`);
   cleanups.push(() => stopPid(pid));
   return pid;
 }

@@ -305,7 +305,7 @@ describe("7. a config that passes -c but cannot bind", () => {
     expect(r.code).toBe(1);
     const lastLine = r.stderr.trimEnd().split("\n").pop();
     expect(lastLine).toBe("bind check failed: 198.51.100.99:80 is not an address of this host; nothing changed");
-    expect(r.stdout).toBe(`validated new haproxy.cfg (sha256 ${sha256(candidate)})\n`);
+    expect(r.stdout).toBe(`received and validated the new haproxy.cfg (${Buffer.byteLength(candidate)} bytes, sha256:${sha256(candidate)})\n`);
     // Files (sha + mtime), master, the same worker, reload and failed-reload counters: all unchanged.
     expect(await lbSnapshot("lb-1")).toEqual(before);
     const failed = refusals(lr);

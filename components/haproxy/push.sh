@@ -367,8 +367,10 @@ commit() {
 
 # recover WHO: finish or undo what the journal says a previous push left half-done.
 recover() {
+  local was
   journal_read || { REASON="unreadable journal $JOURNAL"; return 1; }
-  case $J_STATE in
+  was=$J_STATE
+  case $was in
     idle) rm -f -- "$STAGED" "$ROLLBACK" "$GOOD_NEXT" ;;
     staged) rm -f -- "$STAGED" "$ROLLBACK" "$GOOD_NEXT" && journal idle && say "$1: a push stopped before the swap; removed its staged files" ;;
     verified)
@@ -378,7 +380,7 @@ recover() {
       ;;
     *)
       put_back_good || return 1
-      say "$1: a push stopped after the swap ($J_STATE); restored the last verified $LABEL"
+      say "$1: a push stopped after the swap ($was); restored the last verified $LABEL"
       ;;
   esac
 }

@@ -428,7 +428,7 @@ describe("files keep their owner, group, mode and symlink (findings 7, 10)", () 
     const attrs = (p: string) => ({ uid: statSync(p).uid, gid: statSync(p).gid, mode: (statSync(p).mode & 0o777).toString(8) });
     expect(attrs(h.cfgPath)).toEqual({ uid: 65534, gid: 65534, mode: "640" });
     expect(attrs(`${h.cfgPath}.good`)).toEqual({ uid: 65534, gid: 65534, mode: "640" });
-    live = next;
+    [live, other] = [next, live];
     const back = other;
     await matrixCase("foreign owner 0640, failed push", "7", back, async () => ({ r: await push(back.replace(/(frontend http-in\n)/, "$1    bind unix@/nonexistent/x.sock\n")), pids: [] }), {
       exit: 2,

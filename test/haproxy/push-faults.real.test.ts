@@ -229,7 +229,7 @@ describe("truncated and corrupted input (finding 1)", () => {
       expect(Buffer.byteLength(next)).toBe(bytes.length);
       await matrixCase(`truncated stdin after ${label} (${n} B)`, "1", next, async () => ({ r: await push(next, {}, { stdinBytes: n }), pids: [] }), nothingChanged(`truncated input: received ${n} of ${bytes.length} bytes`));
     }
-  }, 900_000);
+  }, 1_800_000);
   it("empty input", async () => {
     const next = other;
     await matrixCase("empty stdin", "1", next, async () => ({ r: await push(next, {}, { stdinBytes: 0 }), pids: [] }), nothingChanged("no haproxy.cfg on stdin (empty input)"));

@@ -14,7 +14,8 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { renderFiles } from "../scripts/render";
 import { renderHaproxyConfig } from "../components/haproxy/config";
-import { pushCommand } from "../components/haproxy/push-script";
+import { digestKey } from "../components/haproxy/digest";
+import { pushCommand, pushInvocation, haproxyPushParams } from "../components/haproxy/push-script";
 import { parseSettings } from "../components/settings";
 import { HOSTS, REPO, TOGGLE_DESCRIPTIONS, generatedConfig, type Toggle } from "./configs";
 import { haproxyPids, hostsUp, netnsDown, nginxPids, stopSink, type BenchHosts, type Variant } from "./hosts";
@@ -198,14 +199,14 @@ async function pushesUnderLoad(h: BenchHosts): Promise<Pushes> {
   const close = wrkBackground({ url: v.url, connections: 16, threads: 1, seconds, close: true, timeoutS: 2 });
   const ka = wrkBackground({ url: v.url, connections: 16, threads: 1, seconds, close: false, timeoutS: 2 });
   await sleep(1000);
-  const command = pushCommand(s, lb);
   const pushSeconds: number[] = [];
   let ok = 0;
   const base = generatedConfig(s);
   for (let i = 1; i <= n; i++) {
     const t = Date.now();
     // Each push carries different bytes, so each one really reloads.
-    const r = inNs("lb", "bash", ["-c", command], { input: `${base}# bench push ${i}\n`, allowFail: true, timeoutMs: 60_000 });
+    const p = pushCommand(s, lb, { content: `${base}# bench push ${i}\n`, digestKey: BENCH_DIGEST_KEY, owner: "bench" });
+    const r = inNs("lb", "bash", ["-c", p.command], { input: p.stdin, allowFail: true, timeoutMs: 60_000 });
     pushSeconds.push((Date.now() - t) / 1000);
     if (r.status === 0 && /reloaded haproxy: new worker/.test(r.stdout)) ok++;
     else log(`push ${i} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split("\n").pop()}`);
@@ -229,6 +230,66 @@ async function pushesUnderLoad(h: BenchHosts): Promise<Pushes> {
     workersAfter,
     workersAfterLoad,
     load: `wrk 16 connections with \`Connection: close\` (${fmt(rc.rps)} req/s) + wrk 16 keep-alive connections (${fmt(rk.rps)} req/s), both through the generated config`,
+  };
+}
+
+const BENCH_DIGEST_KEY = digestKey("bench stand-in for the stack's SSH private key");
+
+interface PushFaults {
+  pushes: number;
+  /** Fault → exit codes seen. */
+  outcomes: Record<string, number[]>;
+  requests: number;
+  failed: number;
+  failedDetail: string;
+  load: string;
+}
+
+/**
+ * Pushes with faults injected, under the same load as section 2: truncated and corrupted input, a
+ * config that binds nothing, one that passes -c and fails at reload (rolled back), a SIGHUP partway
+ * through a push (timed, so it lands at varying steps), each followed by a good push. Goal: 0 failed.
+ */
+async function pushFaultsUnderLoad(h: BenchHosts): Promise<PushFaults> {
+  const v = h.variants.find((x) => x.id === "gen")!;
+  const s = v.settings!;
+  const params = haproxyPushParams(s, s.loadBalancers[0]);
+  const rounds = quick ? 1 : 4;
+  const close = wrkBackground({ url: v.url, connections: 16, threads: 1, seconds: 300, close: true, timeoutS: 2 });
+  const ka = wrkBackground({ url: v.url, connections: 16, threads: 1, seconds: 300, close: false, timeoutS: 2 });
+  await sleep(1000);
+  const base = generatedConfig(s);
+  const outcomes: Record<string, number[]> = {};
+  let pushes = 0;
+  /** One push; `hupAfter` (e.g. "0.3"): timeout(1) sends SIGHUP to the push that long after its start. */
+  const run = (fault: string, content: string, stdin?: (full: string) => string, hupAfter?: string) => {
+    const p = pushInvocation(params, { content, digestKey: BENCH_DIGEST_KEY, owner: "bench" }, "bench-push");
+    const [cmd, ...args] = [...(hupAfter ? ["timeout", "-s", "HUP", hupAfter] : []), "bash", "-c", p.command];
+    const r = inNs("lb", cmd, args, { input: stdin ? stdin(p.stdin) : p.stdin, allowFail: true, timeoutMs: 60_000 });
+    (outcomes[fault] ??= []).push(r.status ?? -1);
+    pushes++;
+  };
+  for (let i = 1; i <= rounds; i++) {
+    const next = `${base}# bench fault round ${i}\n`;
+    run("truncated stdin", next, (full) => full.slice(0, Math.floor(full.length / 2)));
+    run("corrupted stdin", next, (full) => full.replace("maxconn", "maxconm"));
+    run("binds nothing", next.replace(/\n\s+bind [^\n]+/g, ""));
+    run("fails at reload", next.replace(/(frontend http-in\n)/, "$1    bind unix@/nonexistent/bench.sock\n"));
+    run("SIGHUP partway", next, undefined, `0.${2 * i + 1}`);
+    run("good push after the faults", next);
+  }
+  await sleep(1000);
+  close.stop();
+  ka.stop();
+  const [rc, rk] = await Promise.all([close.done, ka.done]);
+  const detail = (r: WrkResult) => `connect ${r.connect}, read ${r.read}, write ${r.write}, timeout ${r.timeout}, non-2xx ${r.status}`;
+  return {
+    pushes,
+    outcomes,
+    requests: rc.requests + rk.requests,
+    failed: rc.errors + rk.errors,
+    failedDetail: `close load: ${detail(rc)}; keep-alive load: ${detail(rk)}`,
+    load: `wrk 16 connections with \`Connection: close\` + 16 keep-alive connections through the generated config`,
   };
 }
 
@@ -470,7 +531,7 @@ function programGraph(stack: string, n: number): Record<string, string> {
 
 // ---------------------------------------------------------------- report
 
-function report(m: Record<string, string>, dp?: DataPath, pu?: Pushes, fo?: Failover, sc?: Scale, en?: EngineResult, elapsed?: number): string {
+function report(m: Record<string, string>, dp?: DataPath, pu?: Pushes, fo?: Failover, sc?: Scale, en?: EngineResult, elapsed?: number, pf?: PushFaults): string {
   const L: string[] = [];
   const add = (...x: string[]) => L.push(...x);
   add(
@@ -568,6 +629,20 @@ function report(m: Record<string, string>, dp?: DataPath, pu?: Pushes, fo?: Fail
       "",
     );
   }
+  if (pf) {
+    add(
+      "## 2b. Pushes with faults injected, under load",
+      "",
+      `${pf.pushes} pushes: ${Object.entries(pf.outcomes).map(([k, v]) => `${k} (exit ${[...new Set(v)].join("/")})`).join(", ")}. Load: ${pf.load}.`,
+      "",
+      "| pushes | requests during the pushes | requests failed across pushes with faults injected |",
+      "| ---: | ---: | ---: |",
+      `| ${pf.pushes} | ${fmt(pf.requests)} | **${pf.failed}** (goal 0) |`,
+      "",
+      `Failed requests by kind: ${pf.failedDetail}.`,
+      "",
+    );
+  }
   if (fo) {
     add(
       "## 3. Health-check failover",
@@ -628,7 +703,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const m = machine();
   log(`machine: ${JSON.stringify(m)}`);
-  let dp: DataPath | undefined, pu: Pushes | undefined, fo: Failover | undefined, sc: Scale | undefined, en: EngineResult | undefined;
+  let dp: DataPath | undefined, pu: Pushes | undefined, fo: Failover | undefined, sc: Scale | undefined, en: EngineResult | undefined, pf: PushFaults | undefined;
   const needHosts = only.has("datapath") || only.has("pushes") || only.has("failover");
   const json: Record<string, unknown> = { machine: m, quick };
   const failures: string[] = [];
@@ -671,6 +746,9 @@ async function main(): Promise<void> {
           log("pushes under load");
           pu = await guarded("pushes", () => pushesUnderLoad(hh));
           json.pushes = pu;
+          log("pushes with faults injected under load");
+          pf = await guarded("push faults", () => pushFaultsUnderLoad(hh));
+          json.pushFaults = pf;
         }
         if (only.has("failover")) {
           log("failover");
@@ -690,7 +768,7 @@ async function main(): Promise<void> {
     json.engine = en;
   }
   m.loadavg_end = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-  let text = report(m, dp, pu, fo, sc, en, (Date.now() - started) / 1000);
+  let text = report(m, dp, pu, fo, sc, en, (Date.now() - started) / 1000, pf);
   if (failures.length) text += "\n## Sections that failed in this run\n\n" + failures.map((f) => `- ${f}`).join("\n") + "\n";
   json.failures = failures;
   process.stdout.write(text);

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { sha256 } from "./controller/manifests";
 import { renderHaproxyConfig } from "./haproxy/config";
-import { pushCommand, restoreCommand } from "./haproxy/push-script";
+import { digestKey, exportedDigest } from "./haproxy/digest";
+import { haproxyPushParams, pushDigest, pushInvocation, restoreInvocation, type PushInput } from "./haproxy/push-script";
 import { LoadBalancerHostArgs, remoteFilePush } from "./remote-push";
 
 export interface LoadBalancerSecrets {
@@ -15,8 +15,9 @@ export type HaproxyLoadBalancerArgs = LoadBalancerHostArgs<LoadBalancerSecrets>;
 
 /**
  * Renders haproxy.cfg for one load-balancer host and pushes it over SSH (pinned host key) with the
- * validate / lock / backup / swap / reload / verify / roll-back script. It changes only when the
- * rendered config changes; its output is the config's sha256, which the drift check compares.
+ * transactional push (components/haproxy/push.sh). It changes only when the rendered config changes;
+ * its output is the config's digest (plain sha256, or keyed when the file holds the stats password),
+ * which the drift check compares.
  */
 export class HaproxyLoadBalancer extends pulumi.ComponentResource {
   public readonly configSha256: pulumi.Output<string>;
@@ -28,11 +29,19 @@ export class HaproxyLoadBalancer extends pulumi.ComponentResource {
     const config: pulumi.Output<string> = s.haproxy.stats.enabled
       ? pulumi.secret(secrets.statsPassword ?? "").apply((password) => renderHaproxyConfig(s, lb, { statsPassword: password }))
       : pulumi.output(renderHaproxyConfig(s, lb));
-    this.configSha256 = pulumi.unsecret(config.apply(sha256));
+    const params = haproxyPushParams(s, lb);
+    // Destroy restores only while the host still holds this resource's push (an LB rename is safe).
+    const input = pulumi.all([config, pulumi.secret(secrets.sshPrivateKey)]).apply(([content, key]): PushInput => ({ content, digestKey: digestKey(key), owner: `${name}-push` }));
+    this.configSha256 = pulumi.unsecret(input.apply((i) => exportedDigest(pushDigest(params, i))));
 
     remoteFilePush(
       `${name}-push`,
-      { loadBalancer: lb, sshPrivateKey: secrets.sshPrivateKey, pushCommand: pushCommand(s, lb), deleteCommand: restoreCommand(s, lb), content: config },
+      {
+        loadBalancer: lb,
+        sshPrivateKey: secrets.sshPrivateKey,
+        push: input.apply((i) => pushInvocation(params, i, "ingress-haproxy-push")),
+        deleteCommand: input.apply((i) => restoreInvocation(s, params, i, "ingress-haproxy-restore").command),
+      },
       this,
     );
     this.registerOutputs({ configSha256: this.configSha256 });

@@ -2,6 +2,7 @@
 // secret key, and (for file pushes) the safe push script fed the file on stdin.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { RemoteInvocation } from "./haproxy/push-script";
 import type { LoadBalancerSettings, Settings } from "./settings";
 
 /** Arguments of a component that manages one load-balancer host. */
@@ -30,27 +31,28 @@ export function sshConnection(lb: LoadBalancerSettings, sshPrivateKey: pulumi.In
 export interface RemoteFilePushArgs {
   readonly loadBalancer: LoadBalancerSettings;
   readonly sshPrivateKey: pulumi.Input<string>;
-  /** The push script command line (create/update); it reads the file from stdin. */
-  readonly pushCommand: string;
-  /** What `pulumi destroy` runs (restore or leave). */
-  readonly deleteCommand: string;
-  /** The file content. */
-  readonly content: pulumi.Input<string>;
+  /** The push (create/update): command line and stdin (digest key line + file, secret). */
+  readonly push: pulumi.Input<RemoteInvocation>;
+  /** What `pulumi destroy` runs (restore or leave); it gets the same stdin. */
+  readonly deleteCommand: pulumi.Input<string>;
 }
 
 /**
- * A remote.Command that pushes one file. A content change is an in-place update (the push runs
- * again); never a replacement, whose delete (restore) would run after the new push.
+ * A remote.Command that pushes one file with push.sh. A content change is an in-place update (the
+ * push runs again); never a replacement, whose delete (restore) would run after the new push. The
+ * command lines carry only parameters and digests (keyed for secret files): they stay readable in
+ * diffs; stdin and the outputs are secret.
  */
 export function remoteFilePush(name: string, args: RemoteFilePushArgs, parent: pulumi.Resource): command.remote.Command {
+  const push = pulumi.output(args.push);
   return new command.remote.Command(
     name,
     {
       connection: sshConnection(args.loadBalancer, args.sshPrivateKey),
-      create: args.pushCommand,
-      delete: args.deleteCommand,
-      stdin: args.content,
-      // The push script prints status lines and hashes only, never the file.
+      create: pulumi.unsecret(push.command),
+      delete: pulumi.unsecret(pulumi.output(args.deleteCommand)),
+      stdin: pulumi.secret(push.stdin),
+      // The push script prints status lines and digests only, never the file.
       logging: "stdoutAndStderr",
     },
     // Should a replacement ever happen, restore first and push after, never the other way round.

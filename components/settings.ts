@@ -330,6 +330,7 @@ export const settingsSchema = z
         lockTimeoutSeconds: z.number().int().min(1).max(600).default(60).describe("How long a push waits for another push on the same host."),
         verifyTimeoutSeconds: z.number().int().min(1).max(300).default(15).describe("How long a push waits for a new HAProxy worker after the reload before rolling back."),
         onDestroy: z.enum(["restore", "leave"]).default("restore").describe("`restore`: destroy puts back the config found before the first push; `leave`: keep the last pushed config."),
+        restoreOverHandEdits: z.boolean().default(false).describe("`restore` on destroy normally refuses when the live file was edited by hand since the last verified push; true restores over the edit."),
       })
       .strict()
       .default({})

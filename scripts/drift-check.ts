@@ -7,14 +7,17 @@
 // optionally with "sshPort", "user", "hostKey" per host; otherwise those come from the stack config
 // (Pulumi.<stack>.yaml, or --config). SSH key: --key-file PATH, or env DRIFT_SSH_KEY_FILE, or the key
 // itself in env DRIFT_SSH_KEY; it is never printed. Host keys are pinned through a generated known_hosts.
-// Prints `lb-1 ok <sha>` / `lb-2 DRIFTED live=<sha> expected=<sha>` / `lb-3 ERROR <why>`;
-// exits 0 when all match, 1 on drift, 2 when a host could not be checked.
+// Prints `lb-1 ok <digest>` / `lb-2 DRIFTED live=<digest> expected=<digest>` / `lb-3 ERROR <why>`;
+// exits 0 when all match, 1 on drift, 2 when a host could not be checked. The live file is read over
+// ssh (`cat`) and digested here: a bare sha256 for secret-free files, "hmac-sha256:<hex>" keyed with the
+// key derived from the SSH private key for files with secrets (stats on) — never a plain digest of those.
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { compareDrift, driftTargets, knownHostsLine, parseSha256sum, type DriftTarget, type ExpectedLoadBalancer, type LiveAnswer } from "../components/haproxy/drift";
+import { digestKey } from "../components/haproxy/digest";
+import { compareDrift, driftTargets, knownHostsLine, liveDigest, type DriftTarget, type ExpectedLoadBalancer, type LiveAnswer } from "../components/haproxy/drift";
 import { shellQuote } from "../components/haproxy/push-script";
 import { CONFIG_NAMESPACE, parseSettings, type Settings } from "../components/settings";
 
@@ -47,7 +50,7 @@ function settingsFromFile(path: string): Settings {
   return parseSettings(raw, { sshPrivateKey: true, statsPassword: true, vrrpPassword: true });
 }
 
-function liveHash(t: DriftTarget, keyFile: string, dir: string): LiveAnswer {
+function liveHash(t: DriftTarget, keyFile: string, dir: string, keyHex: string): LiveAnswer {
   const knownHosts = join(dir, `known_hosts-${t.name}`);
   writeFileSync(knownHosts, knownHostsLine(t.address, t.sshPort, t.hostKey) + "\n");
   const r = spawnSync(
@@ -64,12 +67,12 @@ function liveHash(t: DriftTarget, keyFile: string, dir: string): LiveAnswer {
       "-p", String(t.sshPort),
       "-l", t.user,
       "--", t.address,
-      `sha256sum -- ${shellQuote(t.configPath)}`,
+      `cat -- ${shellQuote(t.configPath)}`,
     ],
-    { encoding: "utf8", timeout: 60_000 },
+    { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
   );
   if (r.error) return { error: String(r.error.message) };
-  return parseSha256sum(r.stdout, r.stderr, r.status ?? 255);
+  return liveDigest(r.stdout, r.stderr.toString("utf8"), r.status ?? 255, t.expectedSha256, keyHex);
 }
 
 function main(): void {
@@ -97,7 +100,8 @@ function main(): void {
       chmodSync(keyFile, 0o600);
     }
     const live: Record<string, LiveAnswer> = {};
-    for (const t of targets) live[t.name] = liveHash(t, keyFile, dir);
+    const keyHex = digestKey(readFileSync(keyFile, "utf8"));
+    for (const t of targets) live[t.name] = liveHash(t, keyFile, dir, keyHex);
     const report = compareDrift(targets, live);
     for (const line of report.lines) process.stdout.write(line + "\n");
     process.exitCode = report.exitCode;

@@ -1,7 +1,11 @@
 // Pure logic of the drift check (scripts/drift-check.ts): which hosts to ask, how to pin their host
-// keys, how to read `sha256sum` and how to judge the answers. The script only adds ssh.
+// keys, how to digest the live file and how to judge the answers. The script only adds ssh.
+// Digests are compared as the stack exports them: a bare sha256 hex for secret-free files,
+// "hmac-sha256:<hex>" (keyed with the key derived from the SSH private key) for files with secrets, so
+// the drift check never prints an unkeyed digest of a file that holds a secret.
 import { isIP } from "node:net";
 import type { Settings } from "../settings";
+import { configDigest, exportedDigest } from "./digest";
 
 /** One entry of the stack output `loadBalancers` (optionally with the SSH details inline). */
 export interface ExpectedLoadBalancer {
@@ -23,7 +27,8 @@ export interface DriftTarget {
   readonly expectedSha256: string;
 }
 
-export type LiveAnswer = { readonly sha256: string } | { readonly missing: true } | { readonly error: string };
+/** The live file's digest in the exported format of the expected one, or why there is none. */
+export type LiveAnswer = { readonly digest: string } | { readonly missing: true } | { readonly error: string };
 
 export interface DriftReport {
   readonly lines: string[];
@@ -31,7 +36,7 @@ export interface DriftReport {
   readonly exitCode: 0 | 1 | 2;
 }
 
-const SHA_RE = /^[0-9a-f]{64}$/;
+const DIGEST_RE = /^(hmac-sha256:)?[0-9a-f]{64}$/;
 
 /**
  * Joins the expected hashes with the SSH details (inline in the expected entry, else from the stack's
@@ -43,7 +48,8 @@ export function driftTargets(expected: Record<string, ExpectedLoadBalancer>, set
   return names.map((name) => {
     const e = expected[name];
     const lb = settings?.loadBalancers.find((l) => l.name === name);
-    if (!e || typeof e.configSha256 !== "string" || !SHA_RE.test(e.configSha256)) throw new Error(`${name}: expected configSha256 is not a sha256 hex digest`);
+    if (!e || typeof e.configSha256 !== "string" || !DIGEST_RE.test(e.configSha256))
+      throw new Error(`${name}: expected configSha256 is neither a sha256 hex digest nor hmac-sha256:<hex>`);
     const hostKey = e.hostKey ?? lb?.hostKey;
     if (!hostKey) throw new Error(`${name}: no pinned host key (not in the expected file, and not in the stack config)`);
     return {
@@ -65,10 +71,16 @@ export function knownHostsLine(address: string, port: number, hostKey: string): 
   return `${host} ${type} ${key}`;
 }
 
-/** Reads `sha256sum FILE` output (or exit status 1 with "No such file"). */
-export function parseSha256sum(stdout: string, stderr: string, exitCode: number): LiveAnswer {
-  const sha = stdout.trim().split(/\s+/)[0] ?? "";
-  if (exitCode === 0 && SHA_RE.test(sha)) return { sha256: sha };
+/**
+ * Digests the live file (`cat FILE` over ssh: its bytes, stderr, exit status) the way `expected` is
+ * written: keyed with `keyHex` when expected is "hmac-sha256:…", else a bare sha256 hex.
+ */
+export function liveDigest(stdout: Buffer, stderr: string, exitCode: number, expected: string, keyHex?: string): LiveAnswer {
+  if (exitCode === 0) {
+    const keyed = expected.startsWith("hmac-sha256:");
+    if (keyed && !keyHex) return { error: "the expected digest is keyed: the drift check needs the stack's SSH private key" };
+    return { digest: exportedDigest(configDigest(stdout, keyed ? "hmac-sha256" : "sha256", keyHex)) };
+  }
   if (/No such file or directory/.test(stderr)) return { missing: true };
   const why = (stderr.trim().split("\n").pop() ?? "").trim() || `exit ${exitCode}`;
   return { error: why };
@@ -92,9 +104,9 @@ export function compareDrift(targets: readonly DriftTarget[], live: Record<strin
       drifted = true;
       return `${t.name} DRIFTED live=missing expected=${t.expectedSha256}`;
     }
-    if (a.sha256 === t.expectedSha256) return `${t.name} ok ${a.sha256}`;
+    if (a.digest === t.expectedSha256) return `${t.name} ok ${a.digest}`;
     drifted = true;
-    return `${t.name} DRIFTED live=${a.sha256} expected=${t.expectedSha256}`;
+    return `${t.name} DRIFTED live=${a.digest} expected=${t.expectedSha256}`;
   });
   return { lines, exitCode: drifted ? 1 : failed ? 2 : 0 };
 }

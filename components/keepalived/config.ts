@@ -3,7 +3,7 @@
 // validated settings as haproxy.cfg. Byte-stable: the same settings and secret give the same bytes.
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
-import { bashCommand, leaveCommand, renderPushScript, renderRestoreScript, shellQuote, type PushParams } from "../haproxy/push-script";
+import { bashCommand, pushInvocation, restoreInvocation, shellQuote, type PushInput, type PushParams, type RemoteInvocation } from "../haproxy/push-script";
 import { canonicalIp, type KeepalivedSettings, type LoadBalancerSettings, type Settings } from "../settings";
 
 export interface KeepalivedSecrets {
@@ -118,7 +118,8 @@ export function renderKeepalivedConfig(s: Settings, lb: LoadBalancerSettings, se
       ` (${k.preempt ? "preempt: the highest priority always takes over" : "nopreempt: a host that returns does not take over"}).`,
     `# ${VRRP_SCRIPT} fails when HAProxy stops accepting on :${s.haproxy.frontendPorts.https}; the host then goes to FAULT and the addresses move.`,
   );
-  block("global_defs", [`router_id ${lb.name}`, "script_user root", "enable_script_security"]);
+  // reload_file: keepalived deletes it once it has read the config, the push's proof the reload took.
+  block("global_defs", [`router_id ${lb.name}`, "script_user root", "enable_script_security", `reload_file ${reloadMarkerPath(host.configPath)}`]);
   add("");
   block(`vrrp_script ${VRRP_SCRIPT}`, [
     `script "${haproxyCheckCommand(s)}"`,
@@ -151,6 +152,11 @@ export function keepalivedRunningCommand(pidFile: string): string {
   return `pid=$(cat ${shellQuote(pidFile)}) && kill -0 "$pid" && grep -qs "^[0-9]* (keepalived) [RSD] $pid " /proc/[0-9]*/stat`;
 }
 
+/** keepalived's reload_file, beside the config: present before the reload, gone once it read the config. */
+export function reloadMarkerPath(configPath: string): string {
+  return `${configPath}.reload`;
+}
+
 /** PushParams for keepalived.conf on `lb`: the same safe push as haproxy.cfg, another file and daemon. */
 export function keepalivedPushParams(s: Settings, lb: LoadBalancerSettings): PushParams {
   const host = keepalivedHost(s, lb);
@@ -161,22 +167,22 @@ export function keepalivedPushParams(s: Settings, lb: LoadBalancerSettings): Pus
     // -t also fails on warnings: a missing interface, a truncated password, a VIP of the wrong family.
     validateCommand: 'keepalived -t -f "$CONFIG"',
     reloadCommand: host.reloadCommand,
-    verify: { kind: "command", command: keepalivedRunningCommand(host.pidFile) },
+    verify: { kind: "keepalived-reload-file", reloadMarker: reloadMarkerPath(host.configPath), command: keepalivedRunningCommand(host.pidFile) },
     lockTimeoutSeconds: s.push.lockTimeoutSeconds,
     verifyTimeoutSeconds: s.push.verifyTimeoutSeconds,
-    // It holds the VRRP authentication token.
+    // It holds the VRRP authentication token: mode 0600, keyed digests.
     fileMode: "0600",
+    digestKind: "hmac-sha256",
+    restoreOverHandEdits: s.push.restoreOverHandEdits,
   };
 }
 
-export function keepalivedPushCommand(s: Settings, lb: LoadBalancerSettings): string {
-  return bashCommand(renderPushScript(keepalivedPushParams(s, lb)), "ingress-haproxy-keepalived-push");
+export function keepalivedPushCommand(s: Settings, lb: LoadBalancerSettings, input: PushInput): RemoteInvocation {
+  return pushInvocation(keepalivedPushParams(s, lb), input, "ingress-haproxy-keepalived-push");
 }
 
-export function keepalivedRestoreCommand(s: Settings, lb: LoadBalancerSettings): string {
-  const params = keepalivedPushParams(s, lb);
-  if (s.push.onDestroy === "leave") return leaveCommand(params);
-  return bashCommand(renderRestoreScript(params), "ingress-haproxy-keepalived-restore");
+export function keepalivedRestoreCommand(s: Settings, lb: LoadBalancerSettings, input: PushInput): RemoteInvocation {
+  return restoreInvocation(s, keepalivedPushParams(s, lb), input, "ingress-haproxy-keepalived-restore");
 }
 
 /** The sysctl.d file content that keeps nonlocal bind on across reboots. */

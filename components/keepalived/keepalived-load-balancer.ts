@@ -1,11 +1,13 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { sha256 } from "../controller/manifests";
+import { digestKey, exportedDigest } from "../haproxy/digest";
+import { pushDigest, type PushInput } from "../haproxy/push-script";
 import { LoadBalancerHostArgs, remoteFilePush, sshConnection } from "../remote-push";
 import type { LoadBalancerSettings, Settings } from "../settings";
 import {
   keepalivedHost,
   keepalivedPushCommand,
+  keepalivedPushParams,
   keepalivedRestoreCommand,
   nonlocalBindCommand,
   nonlocalBindDeleteCommand,
@@ -24,9 +26,10 @@ export interface KeepalivedSecrets {
 export type KeepalivedLoadBalancerArgs = LoadBalancerHostArgs<KeepalivedSecrets>;
 
 /**
- * Renders keepalived.conf for one load-balancer host and pushes it with the same validate / lock /
- * backup / swap / reload / verify / roll-back script as haproxy.cfg (`keepalived -t`, then keepalived
- * must still be running with its VRRP child). Outputs the host's starting role and the config's sha256.
+ * Renders keepalived.conf for one load-balancer host and pushes it with the same transactional push as
+ * haproxy.cfg (`keepalived -t`; after the reload keepalived must have taken its reload_file and still
+ * run its VRRP child). Outputs the host's starting role and the config's keyed digest (the file holds
+ * the VRRP token).
  */
 export class KeepalivedLoadBalancer extends pulumi.ComponentResource {
   public readonly role: pulumi.Output<VrrpRole>;
@@ -39,13 +42,19 @@ export class KeepalivedLoadBalancer extends pulumi.ComponentResource {
     const host = keepalivedHost(s, lb);
     // The file carries the token derived from vrrpPassword: it stays secret end to end.
     const config: pulumi.Output<string> = pulumi.secret(secrets.vrrpPassword ?? "").apply((vrrpPassword) => renderKeepalivedConfig(s, lb, { vrrpPassword }));
-    this.configSha256 = pulumi.unsecret(config.apply(sha256));
+    const input = pulumi.all([config, pulumi.secret(secrets.sshPrivateKey)]).apply(([content, key]): PushInput => ({ content, digestKey: digestKey(key), owner: `${name}-push` }));
+    this.configSha256 = pulumi.unsecret(input.apply((i) => exportedDigest(pushDigest(keepalivedPushParams(s, lb), i))));
     this.role = pulumi.output(host.role);
     this.priority = pulumi.output(host.priority);
 
     remoteFilePush(
       `${name}-push`,
-      { loadBalancer: lb, sshPrivateKey: secrets.sshPrivateKey, pushCommand: keepalivedPushCommand(s, lb), deleteCommand: keepalivedRestoreCommand(s, lb), content: config },
+      {
+        loadBalancer: lb,
+        sshPrivateKey: secrets.sshPrivateKey,
+        push: input.apply((i) => keepalivedPushCommand(s, lb, i)),
+        deleteCommand: input.apply((i) => keepalivedRestoreCommand(s, lb, i).command),
+      },
       this,
     );
     this.registerOutputs({ role: this.role, priority: this.priority, configSha256: this.configSha256 });

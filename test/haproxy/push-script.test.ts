@@ -1,10 +1,20 @@
+// The program's side of the push: only parameter assignments in front of push.sh, quoted soundly;
+// the digests (plain for secret-free files, keyed for files with secrets); the shell files themselves
+// pass shellcheck and `bash -n`.
 import { spawnSync } from "node:child_process";
+import { createHash, createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bashCommand, haproxyPushParams, leaveCommand, pushCommand, pushFiles, renderBindCheck, renderPushScript, renderRestoreScript, restoreCommand, shellQuote, type PushParams } from "../../components/haproxy/push-script";
+import { configDigest, digestKey, exportedDigest, parseDigest } from "../../components/haproxy/digest";
+import { bashCommand, haproxyPushParams, pushAssignments, pushCommand, pushFiles, pushStdin, renderBindCheck, renderPushScript, restoreCommand, shellQuote, type PushParams } from "../../components/haproxy/push-script";
 import { devRaw, settingsOf } from "../fixtures/settings";
 
 const dev = settingsOf(devRaw());
 const lb = dev.loadBalancers[0];
+const KEY = digestKey("an ssh private key");
+const PUSH_SH = readFileSync(join(__dirname, "../../components/haproxy/push.sh"), "utf8");
+const input = (content: string) => ({ content, digestKey: KEY, owner: "ingress-lb-lb-1-push" });
 
 describe("shellQuote / bashCommand", () => {
   it.each(["plain", "it's", "a'b'c", "$(rm -rf /) `x` \\ \"q\"", "line1\nline2", ""])("round-trips %j through sh", (v) => {
@@ -19,6 +29,22 @@ describe("shellQuote / bashCommand", () => {
   });
 });
 
+describe("digests", () => {
+  it("the key is derived from the SSH private key; keyed and plain digests differ", () => {
+    expect(KEY).toMatch(/^[0-9a-f]{64}$/);
+    expect(digestKey("another key")).not.toBe(KEY);
+    const plain = configDigest("x\n", "sha256");
+    expect(plain).toBe(`sha256:${createHash("sha256").update("x\n").digest("hex")}`);
+    const keyed = configDigest("x\n", "hmac-sha256", KEY);
+    expect(keyed).toBe(`hmac-sha256:${createHmac("sha256", Buffer.from(KEY, "hex")).update("x\n").digest("hex")}`);
+    expect(parseDigest(keyed)).toEqual({ kind: "hmac-sha256", hex: keyed.slice(12) });
+    expect(parseDigest("md5:00")).toBeUndefined();
+    expect(exportedDigest(plain)).toBe(plain.slice(7));
+    expect(exportedDigest(keyed)).toBe(keyed);
+    expect(() => configDigest("x", "hmac-sha256")).toThrow("an hmac-sha256 digest needs the 64-hex-digit digest key");
+  });
+});
+
 describe("haproxyPushParams", () => {
   it("maps settings to the generic params", () => {
     expect(haproxyPushParams(dev, lb)).toEqual({
@@ -26,110 +52,100 @@ describe("haproxyPushParams", () => {
       service: "haproxy",
       targetPath: "/etc/haproxy/haproxy.cfg",
       validateCommand: 'haproxy -c -f "$CONFIG"',
-      preReloadCheck: renderBindCheck("/run/haproxy.pid"),
+      bindCheck: renderBindCheck("/run/haproxy.pid"),
       reloadCommand: "systemctl reload haproxy",
       verify: { kind: "haproxy-master-worker", pidFile: "/run/haproxy.pid" },
       lockTimeoutSeconds: 60,
       verifyTimeoutSeconds: 15,
       fileMode: "0644",
+      digestKind: "sha256",
+      restoreOverHandEdits: false,
     });
   });
-  it("stats on: the file holds a password hash, mode 0600", () => {
+  it("stats on: the file holds a password hash, mode 0600 and keyed digests", () => {
     const s = settingsOf({ ...devRaw(), haproxy: { stats: { enabled: true } } });
-    expect(haproxyPushParams(s, s.loadBalancers[0]).fileMode).toBe("0600");
+    expect(haproxyPushParams(s, s.loadBalancers[0])).toMatchObject({ fileMode: "0600", digestKind: "hmac-sha256" });
   });
   it("files beside the target", () =>
     expect(pushFiles("/etc/haproxy/haproxy.cfg")).toEqual({
-      backup: "/etc/haproxy/haproxy.cfg.bak",
+      good: "/etc/haproxy/haproxy.cfg.good",
       orig: "/etc/haproxy/haproxy.cfg.orig",
       origAbsent: "/etc/haproxy/haproxy.cfg.orig-absent",
       lock: "/etc/haproxy/haproxy.cfg.lock",
+      journal: "/etc/haproxy/haproxy.cfg.journal",
     }));
 });
 
 describe("rendered scripts", () => {
   const p = haproxyPushParams(dev, lb);
-  it("carry every parameter as a quoted assignment, in this order", () => {
-    const vars = renderPushScript(p)
-      .split("\n")
-      .filter((l) => /^[A-Z_]+=/.test(l));
-    expect(vars).toEqual([
-      "LABEL='haproxy.cfg'",
-      "SERVICE='haproxy'",
-      "TARGET='/etc/haproxy/haproxy.cfg'",
-      "BACKUP='/etc/haproxy/haproxy.cfg.bak'",
-      "ORIG='/etc/haproxy/haproxy.cfg.orig'",
-      "ORIG_ABSENT='/etc/haproxy/haproxy.cfg.orig-absent'",
-      "LOCK='/etc/haproxy/haproxy.cfg.lock'",
-      `VALIDATE_COMMAND='haproxy -c -f "$CONFIG"'`,
-      `PRE_RELOAD_CHECK=${shellQuote(renderBindCheck("/run/haproxy.pid"))}`.split("\n")[0],
-      "RELOAD_COMMAND='systemctl reload haproxy'",
-      "VERIFY_KIND='haproxy-master-worker'",
-      "PID_FILE='/run/haproxy.pid'",
-      "VERIFY_COMMAND=''",
-      "LOCK_TIMEOUT=60",
-      "VERIFY_TIMEOUT=15",
-      "FILE_MODE=0644",
-      "TEMP_FILES=()",
-      'TEMP=""',
-      'WORKERS_BEFORE=" "',
-      'NEW_WORKER=""',
-      'REASON=""',
-      "NEW=$TEMP",
+  const cfg = "global\n    master-worker\n";
+  it("are the parameter assignments, then push.sh unchanged", () => {
+    const script = renderPushScript(p, "push", input(cfg));
+    expect(script.endsWith(`\n${PUSH_SH}`)).toBe(true);
+    const head = script.slice(0, script.length - PUSH_SH.length).split("\n");
+    expect(head.filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split("=")[0])).toEqual([
+      "MODE", "LABEL", "SERVICE", "TARGET", "VALIDATE_COMMAND", "BIND_CHECK", "BIND_CHECK_BEFORE_RELOAD", "RELOAD_COMMAND", "VERIFY_KIND", "PID_FILE",
+      "RELOAD_MARKER", "VERIFY_COMMAND", "LOCK_TIMEOUT", "VERIFY_TIMEOUT", "FILE_MODE", "DIGEST_KIND", "EXPECT_BYTES", "EXPECT_DIGEST", "GENERATION", "OWNER",
+      "RESTORE_OVER_EDITS", "HOOK_DIR",
     ]);
+    expect(Object.fromEntries(pushAssignments(p, "push", input(cfg)))).toMatchObject({
+      EXPECT_BYTES: String(Buffer.byteLength(cfg)),
+      EXPECT_DIGEST: configDigest(cfg, "sha256"),
+      DIGEST_KIND: "sha256",
+      OWNER: "ingress-lb-lb-1-push",
+    });
   });
-  it("are deterministic and carry no `${`-escapes or template leftovers", () => {
-    expect(renderPushScript(p)).toBe(renderPushScript(haproxyPushParams(settingsOf(devRaw()), lb)));
-    for (const script of [renderPushScript(p), renderRestoreScript(p)]) {
-      expect(script.startsWith("#!/usr/bin/env bash\n")).toBe(true);
-      expect(script).not.toContain("\\${");
-      expect(script).toContain('for f in "${TEMP_FILES[@]}"; do rm -f -- "$f"; done');
+  it("carry no bash assembled in TypeScript: no `${`-escapes, and every value is one quoted word", () => {
+    const script = renderPushScript(p, "push", input(cfg));
+    expect(script).not.toContain("\\${");
+    const r = spawnSync("bash", ["-c", `${script.slice(0, script.length - PUSH_SH.length)}\nprintf '%s\\n' "$TARGET" "$EXPECT_DIGEST" "$RELOAD_COMMAND"`], { encoding: "utf8" });
+    expect(r.stdout).toBe(`/etc/haproxy/haproxy.cfg\n${configDigest(cfg, "sha256")}\nsystemctl reload haproxy\n`);
+  });
+  it("a hostile path and reload command stay data (the quoting found sound, kept)", () => {
+    // The settings refuse such a path; the script's quoting must not depend on that.
+    const target = "/tmp/it's $(touch X) \\ ü x.cfg";
+    const script = renderPushScript({ ...p, targetPath: target, reloadCommand: `kill -USR2 $(cat /run/haproxy.pid) # it's` }, "push", input(cfg));
+    const r = spawnSync("bash", ["-c", `${script.slice(0, script.length - PUSH_SH.length)}\nprintf '%s\\n' "$TARGET" "$RELOAD_COMMAND"`], { encoding: "utf8" });
+    expect(r.stdout).toBe(`${target}\nkill -USR2 $(cat /run/haproxy.pid) # it's\n`);
+  });
+  it("keyed files: stdin starts with the digest key line; the command carries only the keyed digest", () => {
+    const s = settingsOf({ ...devRaw(), haproxy: { stats: { enabled: true } } });
+    const push = pushCommand(s, s.loadBalancers[0], input(cfg));
+    expect(push.stdin).toBe(`digest-key ${KEY}\n${cfg}`);
+    expect(push.command).toContain(configDigest(cfg, "hmac-sha256", KEY));
+    expect(push.command).not.toContain(configDigest(cfg, "sha256").slice(7));
+    expect(push.command).not.toContain(KEY);
+    expect(() => pushCommand(s, s.loadBalancers[0], { content: cfg, owner: "x" })).toThrow("haproxy.cfg holds a secret: its push needs the digest key (digestKey(sshPrivateKey))");
+  });
+  it("secret-free files: stdin is the file", () => expect(pushStdin(p, input(cfg))).toBe(cfg));
+  it("pass bash -n and shellcheck (push.sh, bind-check.sh, rendered)", () => {
+    for (const script of [renderPushScript(p, "push", input(cfg)), renderPushScript(p, "restore", input(cfg)), renderBindCheck("/run/haproxy.pid")]) {
+      expect(spawnSync("bash", ["-n"], { input: script }).status).toBe(0);
+      const r = spawnSync("shellcheck", ["--shell=bash", "--severity=style", "-"], { input: script, encoding: "utf8" });
+      expect({ code: r.status, out: r.stdout + r.stderr }).toEqual({ code: 0, out: "" });
     }
   });
-  it("pass bash -n", () => {
-    for (const script of [renderPushScript(p), renderRestoreScript(p), renderBindCheck("/run/haproxy.pid")]) expect(spawnSync("bash", ["-n"], { input: script }).status).toBe(0);
+  it("use no bash-5-only features (EPOCHREALTIME, EPOCHSECONDS, SRANDOM, wait -p)", () => {
+    for (const text of [PUSH_SH, renderBindCheck("/x")]) expect(text).not.toMatch(/EPOCHREALTIME|EPOCHSECONDS|SRANDOM|wait -p/);
   });
-  it("run the pre-reload check under the lock, after the running check, before anything changes", () => {
-    const push = renderPushScript(p);
-    const order = ["take_lock\n", "is not running (no live master", 'pre_reload_check "$NEW"\n', "# First push on this host", 'swap_in "$NEW"\n'].map((m) => push.indexOf(m, push.indexOf("\nnew_temp\nNEW=$TEMP")));
-    expect(order.every((i, k) => i > 0 && (k === 0 || i > order[k - 1])), String(order)).toBe(true);
-    const restore = renderRestoreScript(p);
-    expect(restore.indexOf('pre_reload_check "$NEW" "; left the pushed $LABEL in place"\n')).toBeLessThan(restore.indexOf('  swap_in "$NEW"\n'));
-    expect(restore).toContain('pre_reload_check "$NEW" "; left the pushed $LABEL in place"\n  swap_in "$NEW"\n');
-  });
-  it("without preReloadCheck the check is an empty no-op (keepalived)", () => {
-    const { preReloadCheck: _, ...generic } = p;
-    expect(renderPushScript(generic)).toContain("\nPRE_RELOAD_CHECK=''\n");
-    expect(renderPushScript(generic)).toContain("[[ -n $PRE_RELOAD_CHECK ]] || return 0");
-  });
-  it("the bind check carries the pid file quoted", () => {
-    expect(renderBindCheck("/run/it's.pid").split("\n").slice(0, 3)).toEqual([
-      "# Pre-reload bind check for the candidate haproxy.cfg in $CONFIG (generated by ingress-haproxy).",
-      "set -euo pipefail",
-      "pid_file='/run/it'\\''s.pid'",
-    ]);
-  });
-  it("quote hostile reload commands safely", () => {
-    const s = settingsOf({ ...devRaw(), loadBalancers: [{ ...devRaw().loadBalancers[0], reloadCommand: `kill -USR2 $(cat /run/haproxy.pid) # it's` }] });
-    expect(renderPushScript(haproxyPushParams(s, s.loadBalancers[0]))).toContain(`RELOAD_COMMAND='kill -USR2 $(cat /run/haproxy.pid) # it'\\''s'\n`);
-  });
-  it("refuse bad params", () => {
-    const bad = (over: Partial<PushParams>) => () => renderPushScript({ ...p, ...over });
+  it("refuse bad params and inputs", () => {
+    const bad = (over: Partial<PushParams>) => () => renderPushScript({ ...p, ...over }, "push", input(cfg));
     expect(bad({ targetPath: "relative.cfg" })).toThrow('targetPath must be an absolute file path, got "relative.cfg"');
     expect(bad({ fileMode: "rw" })).toThrow('fileMode must be an octal mode such as 0644, got "rw"');
     expect(bad({ lockTimeoutSeconds: 0 })).toThrow("lockTimeoutSeconds must be a whole number of seconds >= 1, got 0");
     expect(bad({ label: "a b" })).toThrow("label and service may hold only letters, digits, '.', '_' and '-'");
+    expect(() => renderPushScript(p, "push", { ...input(cfg), generation: -1 })).toThrow("generation must be a whole number >= 0, got -1");
+    expect(() => renderPushScript(p, "push", { ...input(cfg), owner: "a b" })).toThrow('owner must be a resource name');
   });
 });
 
 describe("component commands", () => {
-  it("create runs the push script with bash, delete the restore script", () => {
-    expect(pushCommand(dev, lb)).toBe(bashCommand(renderPushScript(haproxyPushParams(dev, lb)), "ingress-haproxy-push"));
-    expect(restoreCommand(dev, lb)).toBe(bashCommand(renderRestoreScript(haproxyPushParams(dev, lb)), "ingress-haproxy-restore"));
+  it("create runs push.sh in push mode, delete in restore mode, both with bash", () => {
+    expect(pushCommand(dev, lb, input("x\n")).command).toBe(bashCommand(renderPushScript(haproxyPushParams(dev, lb), "push", input("x\n")), "ingress-haproxy-push"));
+    expect(restoreCommand(dev, lb, input("x\n")).command).toBe(bashCommand(renderPushScript(haproxyPushParams(dev, lb), "restore", input("x\n")), "ingress-haproxy-restore"));
   });
   it("onDestroy leave only says so", () => {
     const s = settingsOf({ ...devRaw(), push: { onDestroy: "leave" } });
-    expect(restoreCommand(s, s.loadBalancers[0])).toBe("echo 'push.onDestroy is leave: leaving /etc/haproxy/haproxy.cfg in place'");
-    expect(leaveCommand(haproxyPushParams(s, s.loadBalancers[0]))).toBe(restoreCommand(s, s.loadBalancers[0]));
+    expect(restoreCommand(s, s.loadBalancers[0], input("x\n")).command).toBe("echo 'push.onDestroy is leave: leaving /etc/haproxy/haproxy.cfg in place'");
   });
 });

@@ -3,7 +3,7 @@
 import { expectGolden } from "../fixtures/golden";
 import { describe, expect, it } from "vitest";
 import { sha256 } from "../../components/controller/manifests";
-import { bashCommand, renderPushScript, renderRestoreScript } from "../../components/haproxy/push-script";
+import { bashCommand, renderPushScript } from "../../components/haproxy/push-script";
 import {
   haproxyCheckCommand,
   keepalivedHost,
@@ -145,7 +145,7 @@ describe("per-host view, role and push parameters", () => {
     ]);
   });
 
-  it("the push reuses the generic safe push: keepalived -t, reload-or-restart, keepalived alive with its VRRP child, mode 0600", () => {
+  it("the push reuses the generic safe push: keepalived -t, reload-or-restart, reload_file taken and the VRRP child alive, mode 0600, keyed digests", () => {
     const s = pairSettings();
     const p = keepalivedPushParams(s, s.loadBalancers[0]);
     expect(p).toEqual({
@@ -154,16 +154,23 @@ describe("per-host view, role and push parameters", () => {
       targetPath: "/etc/keepalived/keepalived.conf",
       validateCommand: 'keepalived -t -f "$CONFIG"',
       reloadCommand: "systemctl reload-or-restart keepalived",
-      verify: { kind: "command", command: `pid=$(cat '/run/keepalived.pid') && kill -0 "$pid" && grep -qs "^[0-9]* (keepalived) [RSD] $pid " /proc/[0-9]*/stat` },
+      verify: {
+        kind: "keepalived-reload-file",
+        reloadMarker: "/etc/keepalived/keepalived.conf.reload",
+        command: `pid=$(cat '/run/keepalived.pid') && kill -0 "$pid" && grep -qs "^[0-9]* (keepalived) [RSD] $pid " /proc/[0-9]*/stat`,
+      },
       lockTimeoutSeconds: 60,
       verifyTimeoutSeconds: 15,
       fileMode: "0600",
+      digestKind: "hmac-sha256",
+      restoreOverHandEdits: false,
     });
-    expect(keepalivedRunningCommand("/run/keepalived.pid")).toBe(p.verify.kind === "command" ? p.verify.command : "");
-    expect(keepalivedPushCommand(s, s.loadBalancers[0])).toBe(bashCommand(renderPushScript(p), "ingress-haproxy-keepalived-push"));
-    expect(keepalivedRestoreCommand(s, s.loadBalancers[0])).toBe(bashCommand(renderRestoreScript(p), "ingress-haproxy-keepalived-restore"));
+    expect(keepalivedRunningCommand("/run/keepalived.pid")).toBe(p.verify.kind === "keepalived-reload-file" ? p.verify.command : "");
+    const input = { content: "x\n", digestKey: "ab".repeat(32), owner: "ka-push" };
+    expect(keepalivedPushCommand(s, s.loadBalancers[0], input)).toEqual({ command: bashCommand(renderPushScript(p, "push", input), "ingress-haproxy-keepalived-push"), stdin: `digest-key ${"ab".repeat(32)}\nx\n` });
+    expect(keepalivedRestoreCommand(s, s.loadBalancers[0], input).command).toBe(bashCommand(renderPushScript(p, "restore", input), "ingress-haproxy-keepalived-restore"));
     const leave = pairSettings((r) => (r.push = { onDestroy: "leave" }));
-    expect(keepalivedRestoreCommand(leave, leave.loadBalancers[0])).toBe("echo 'push.onDestroy is leave: leaving /etc/keepalived/keepalived.conf in place'");
+    expect(keepalivedRestoreCommand(leave, leave.loadBalancers[0], input).command).toBe("echo 'push.onDestroy is leave: leaving /etc/keepalived/keepalived.conf in place'");
   });
 
   it("different configs hash differently (a change triggers a push)", () => {

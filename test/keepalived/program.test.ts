@@ -3,8 +3,8 @@
 // the floating addresses, each host's role and keepalived.conf hash.
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { sha256 } from "../../components/controller/manifests";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
+import { configDigest, digestKey } from "../../components/haproxy/digest";
 import {
   keepalivedPushCommand,
   keepalivedRestoreCommand,
@@ -50,22 +50,24 @@ describe("index.ts with keepalived on an LB pair", () => {
       const push = byName(`ingress-lb-${lb.name}-keepalived-push`);
       const expected = renderKeepalivedConfig(s, lb, { vrrpPassword: VRRP });
       expect(isSecretInput(push.inputs.stdin)).toBe(true);
-      expect(unwrapSecret(push.inputs.stdin)).toBe(expected);
-      expect(push.inputs.create).toBe(keepalivedPushCommand(s, lb));
-      expect(push.inputs.delete).toBe(keepalivedRestoreCommand(s, lb));
+      const input = { content: expected, digestKey: digestKey(SSH_KEY), owner: `ingress-lb-${lb.name}-keepalived-push` };
+      expect(unwrapSecret(push.inputs.stdin)).toBe(`digest-key ${digestKey(SSH_KEY)}\n${expected}`);
+      expect(push.inputs.create).toBe(keepalivedPushCommand(s, lb, input).command);
+      expect(push.inputs.delete).toBe(keepalivedRestoreCommand(s, lb, input).command);
       expect(push.inputs.logging).toBe("stdoutAndStderr");
       expect(unwrapSecret(push.inputs.connection)).toEqual({
         host: lb.address, port: 22, user: "root", privateKey: SSH_KEY, hostKey: lb.hostKey, dialErrorLimit: 3, perDialTimeout: 10,
       });
       // The haproxy.cfg push is unchanged by keepalived (wildcard bind).
-      expect(byName(`ingress-lb-${lb.name}-push`).inputs.stdin).toBe(renderHaproxyConfig(s, lb));
+      expect(unwrapSecret(byName(`ingress-lb-${lb.name}-push`).inputs.stdin)).toBe(renderHaproxyConfig(s, lb));
     }
     expect(await pulumi.isSecret(out.keepalived)).toBe(false);
     expect(await valueOf(out.keepalived)).toEqual({
       virtualAddresses: ["198.51.100.100", "2001:db8::100"],
       hosts: {
-        "lb-1": { role: "MASTER", priority: 150, configPath: "/etc/keepalived/keepalived.conf", configSha256: sha256(renderKeepalivedConfig(s, s.loadBalancers[0], { vrrpPassword: VRRP })) },
-        "lb-2": { role: "BACKUP", priority: 100, configPath: "/etc/keepalived/keepalived.conf", configSha256: sha256(renderKeepalivedConfig(s, s.loadBalancers[1], { vrrpPassword: VRRP })) },
+        // keepalived.conf holds the VRRP token: keyed digests only.
+        "lb-1": { role: "MASTER", priority: 150, configPath: "/etc/keepalived/keepalived.conf", configSha256: configDigest(renderKeepalivedConfig(s, s.loadBalancers[0], { vrrpPassword: VRRP }), "hmac-sha256", digestKey(SSH_KEY)) },
+        "lb-2": { role: "BACKUP", priority: 100, configPath: "/etc/keepalived/keepalived.conf", configSha256: configDigest(renderKeepalivedConfig(s, s.loadBalancers[1], { vrrpPassword: VRRP }), "hmac-sha256", digestKey(SSH_KEY)) },
       },
     });
     expect(JSON.stringify(await valueOf(out.keepalived))).not.toContain(VRRP);

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join, resolve } from "node:path";
+import { digestKey } from "../../components/haproxy/digest";
 import { pushCommand } from "../../components/haproxy/push-script";
 import { parseSettings, type LoadBalancerSettings, type Settings } from "../../components/settings";
 import { readContract, type HostsContract, type LoadBalancerEntry } from "./contract";
@@ -96,7 +97,7 @@ export interface PushOptions {
   /** known_hosts file; defaults to the contract's pinned one. */
   knownHostsPath?: string;
   connectTimeoutSeconds?: number;
-  /** The remote command instead of the program's pushCommand (e.g. a push script without the bind check). */
+  /** The remote command instead of the program's pushCommand (e.g. a push script without the bind check); stdin stays the program's. */
   command?: string;
 }
 
@@ -105,8 +106,12 @@ export interface PushOptions {
  * (validate, flock, backup, atomic swap, reload, verify, roll back) over real SSH with the host key
  * pinned (StrictHostKeyChecking=yes against a generated known_hosts).
  */
+/** The digest key the netns pushes use (the program derives it from the stack's SSH private key). */
+export const NETNS_DIGEST_KEY = digestKey("netns tier stand-in for the stack's SSH private key");
+
 export function sshPush(c: HostsContract, s: Settings, lbName: string, config: string, opts: PushOptions = {}): Promise<RunResult> {
   const lb = lbSettings(s, lbName);
+  const push = pushCommand(s, lb, { content: config, digestKey: NETNS_DIGEST_KEY, owner: `ingress-lb-${lbName}-push` });
   return run(
     "ssh",
     [
@@ -121,9 +126,9 @@ export function sshPush(c: HostsContract, s: Settings, lbName: string, config: s
       "-o", "LogLevel=ERROR",
       "-p", String(lb.sshPort),
       `${lb.user}@${lb.address}`,
-      opts.command ?? pushCommand(s, lb),
+      opts.command ?? push.command,
     ],
-    { input: config, timeoutMs: 120_000 },
+    { input: push.stdin, timeoutMs: 120_000 },
   );
 }
 

@@ -11,7 +11,7 @@ import type { Settings } from "../../components/settings";
 import type { HostsContract } from "./contract";
 import {
   REPO, accessLog, accountFor, assertTools, fileSha, figures, hostsCtl, hostsDown, hostsUp, lbEntry, lbSettings, load, masterCli,
-  mtimeMs, onHost, preflight, procInfo, rawSend, run, serverStates, sha256, sshPush, stackSettings, STATE_DIR, waitAllServers, waitFor,
+  mtimeMs, NETNS_DIGEST_KEY, onHost, preflight, procInfo, rawSend, run, serverStates, sha256, sshPush, stackSettings, STATE_DIR, waitAllServers, waitFor,
 } from "./harness";
 
 const CLIENTS = { "client-1": "203.0.113.10", "client-2": "203.0.113.11" } as const;
@@ -240,7 +240,7 @@ describe("5. pushes under steady load", () => {
       const s = maxconn === 4096 ? base : variant(maxconn);
       const r = await sshPush(c, s, "lb-1", cfg(s, "lb-1"));
       expect(r.code, r.stderr).toBe(0);
-      const m = /reloaded haproxy: new worker (\d+) is serving/.exec(r.stdout);
+      const m = /reloaded haproxy: new worker (\d+) serves every bind/.exec(r.stdout);
       expect(m, r.stdout).not.toBeNull();
       expect(fileSha(lb.configPath)).toBe(sha256(cfg(s, "lb-1")));
       pushes.push({ maxconn, ms: r.endMs - r.startMs, worker: m![1] });
@@ -281,7 +281,7 @@ describe("6. a config that fails haproxy -c", () => {
     const lr = await loadP;
     expect(r.code).toBe(1);
     const lastLine = r.stderr.trimEnd().split("\n").pop();
-    expect(lastLine).toMatch(/^validation failed: .*unknown keyword 'this-is-not-a-keyword' in 'frontend' section/);
+    expect(lastLine).toMatch(/^validation failed: .*unknown keyword 'this-is-not-a-keyword' in 'frontend' section; nothing changed$/);
     expect(r.stdout).toBe("");
     expect(await lbSnapshot("lb-1")).toEqual(before);
     expect({ sent: lr.sent, ok: lr.ok, failed: lr.failed }).toEqual({ sent: 100, ok: 100, failed: 0 });
@@ -314,8 +314,8 @@ describe("7. a config that passes -c but cannot bind", () => {
     const lr = await loadP;
     expect(r.code).toBe(1);
     const lastLine = r.stderr.trimEnd().split("\n").pop();
-    expect(lastLine).toBe("bind check failed: 198.51.100.99:80 is not an address of this host");
-    expect(r.stdout).toBe(`validated new haproxy.cfg (sha256 ${sha256(candidate)})\n`);
+    expect(lastLine).toBe("bind check failed: 198.51.100.99:80 is not an address of this host; nothing changed");
+    expect(r.stdout).toBe(`received and validated the new haproxy.cfg (${Buffer.byteLength(candidate)} bytes, sha256:${sha256(candidate)})\n`);
     // Files (sha + mtime), master, the same worker, reload and failed-reload counters: all unchanged.
     expect(await lbSnapshot("lb-1")).toEqual(before);
     const failed = refusals(lr);
@@ -338,7 +338,7 @@ describe("7. a config that passes -c but cannot bind", () => {
     const lr = await loadP;
     expect(r.code).toBe(1);
     const lastLine = r.stderr.trimEnd().split("\n").pop();
-    expect(lastLine).toBe(`bind check failed: port 8080 is held by node (pid ${holder.pid})`);
+    expect(lastLine).toBe(`bind check failed: port 8080 is held by node (pid ${holder.pid}); nothing changed`);
     expect(await lbSnapshot("lb-1")).toEqual(before);
     expect({ sent: lr.sent, failed: lr.failed }).toEqual({ sent: 100, failed: 0 });
     expect(accountFor(c, lr, CLIENTS["client-1"]).problems).toEqual([]);
@@ -349,16 +349,15 @@ describe("7. a config that passes -c but cannot bind", () => {
     const lb = lbEntry(c, "lb-1");
     const s = foreignBind();
     const candidate = cfg(s, "lb-1");
-    const { preReloadCheck: _, ...withoutCheck } = haproxyPushParams(s, lbSettings(s, "lb-1"));
+    const withoutCheck = { ...haproxyPushParams(s, lbSettings(s, "lb-1")), bindCheckBeforeReload: false };
     const before = await lbSnapshot("lb-1");
     const loadP = load("client-2", { target: LB1, count: 400, rateHz: 40, concurrency: 8, runId: "s7-nocheck" });
     await new Promise((r) => setTimeout(r, 1000));
-    const r = await sshPush(c, s, "lb-1", candidate, { command: bashCommand(renderPushScript(withoutCheck), "ingress-haproxy-push") });
+    const r = await sshPush(c, s, "lb-1", candidate, { command: bashCommand(renderPushScript(withoutCheck, "push", { content: candidate, digestKey: NETNS_DIGEST_KEY, owner: "ingress-lb-lb-1-push" }), "ingress-haproxy-push") });
     const lr = await loadP;
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     const lastLine = r.stderr.trimEnd().split("\n").pop();
-    expect(lastLine).toBe("reload did not start a new worker within 3s; restored the previous haproxy.cfg");
-    expect(r.stderr).toContain(`live haproxy.cfg sha256 ${before.configSha}`);
+    expect(lastLine).toBe(`reload did not start a new worker within 3s; restored the last verified haproxy.cfg (sha256:${before.configSha})`);
     const after = await lbSnapshot("lb-1");
     expect(after.configSha).toBe(before.configSha);
     expect(after.proc.masterPid).toBe(before.proc.masterPid);
@@ -453,7 +452,7 @@ describe("9. two pushes at once", () => {
     await reader;
     const lr = await loadP;
     expect([ra.code, rb.code], ra.stderr + rb.stderr).toEqual([0, 0]);
-    for (const r of [ra, rb]) expect(r.stdout).toMatch(/reloaded haproxy: new worker \d+ is serving/);
+    for (const r of [ra, rb]) expect(r.stdout).toMatch(/reloaded haproxy: new worker \d+ serves every bind/);
     // Serialized by the lock: both queued behind it, and nothing changed while they waited.
     expect({ queued, whileQueued }).toEqual({ queued: { held: 1, waiting: 2 }, whileQueued: { config: "old", reloads: before.reloads } });
     const final = readFileSync(lb.configPath, "utf8");

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sha256 } from "../../components/controller/manifests";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
+import { configDigest, digestKey } from "../../components/haproxy/digest";
 import { pushCommand, restoreCommand } from "../../components/haproxy/push-script";
 import { devRaw, settingsOf } from "../fixtures/settings";
 import { TEST_SSH_KEY as SSH_KEY, runProgram, stackConfig } from "../fixtures/program";
@@ -54,9 +55,12 @@ describe("index.ts on the dev stack", () => {
     });
 
     const push = recorded.find((r) => r.type === "command:remote:Command")!;
-    expect(push.inputs.stdin).toBe(expectedConfig);
-    expect(push.inputs.create).toBe(pushCommand(s, s.loadBalancers[0]));
-    expect(push.inputs.delete).toBe(restoreCommand(s, s.loadBalancers[0]));
+    const input = { content: expectedConfig, digestKey: digestKey(SSH_KEY), owner: "ingress-lb-lb-1-push" };
+    // A secret-free haproxy.cfg goes as it is; stdin is secret anyway (derived from the SSH key).
+    expect(unwrapSecret(push.inputs.stdin)).toBe(expectedConfig);
+    expect(push.inputs.create).toBe(pushCommand(s, s.loadBalancers[0], input).command);
+    expect(push.inputs.create).toContain(`EXPECT_DIGEST='\\''sha256:${sha256(expectedConfig)}'\\''`);
+    expect(push.inputs.delete).toBe(restoreCommand(s, s.loadBalancers[0], input).command);
     expect(push.inputs.logging).toBe("stdoutAndStderr");
     // The connection carries the private key, so the engine stores all of it as a secret.
     expect(unwrapSecret(push.inputs.connection)).toEqual({
@@ -78,13 +82,18 @@ describe("index.ts on the dev stack", () => {
     const s = settingsOf(raw);
     const expectedConfig = renderHaproxyConfig(s, s.loadBalancers[0], { statsPassword: "s3cret-pw" });
     expect(isSecretInput(push.inputs.stdin)).toBe(true);
-    expect(unwrapSecret(push.inputs.stdin)).toBe(expectedConfig);
+    // The file holds the stats password hash: its digests are keyed (the key line goes first on stdin).
+    const key = digestKey(SSH_KEY);
+    expect(unwrapSecret(push.inputs.stdin)).toBe(`digest-key ${key}\n${expectedConfig}`);
     expect(expectedConfig).not.toContain("s3cret-pw");
     expect(unwrapSecret<{ privateKey: string }>(push.inputs.connection).privateKey).toBe(SSH_KEY);
-    // The hash stays readable for the drift check; nothing else about the secret leaves the stack.
+    const keyed = configDigest(expectedConfig, "hmac-sha256", key);
+    expect(push.inputs.create).toContain(`EXPECT_DIGEST='\\''${keyed}'\\''`);
+    expect(push.inputs.create).not.toContain(sha256(expectedConfig));
+    // The keyed digest stays readable for the drift check; the plain sha256 never leaves the stack.
     expect(await pulumi.isSecret(out.loadBalancers)).toBe(false);
     expect(await valueOf(out.loadBalancers)).toEqual({
-      "lb-1": { address: "198.51.100.10", configPath: "/etc/haproxy/haproxy.cfg", configSha256: sha256(expectedConfig) },
+      "lb-1": { address: "198.51.100.10", configPath: "/etc/haproxy/haproxy.cfg", configSha256: keyed },
     });
   });
 

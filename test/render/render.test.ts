@@ -297,7 +297,7 @@ describe("stack file variants and bad input", () => {
     ]);
   });
 
-  it("usage errors exit 2: no stack, unknown stack, a folder render did not make", async () => {
+  it("usage errors exit 2: no stack, unknown stack, a folder render did not make", { timeout: 240_000 }, async () => {
     expect(await render()).toMatchObject({ status: 2, stderr: "render: usage: npm run render -- <stack> [--out DIR] [--config-file FILE]\n" });
     expect(await render("nosuch", "--out", join(tmp, "x"))).toMatchObject({
       status: 2,

@@ -80,6 +80,15 @@ describe("f5 manifests against F5 NGINX Ingress Controller 5.5.4", () => {
     expect(c.livenessProbe).toBeUndefined();
   });
 
+  it("security context: the chart's container context (read-only root left at its default, false) and its pod seccomp profile", () => {
+    const ds = daemonSetManifest(settings(false)) as any;
+    const block = render(chart(false), ifBlockAround(chartFile("controller-daemonset.yaml"), /allowPrivilegeEscalation: false/));
+    const { readOnlyRootFilesystem, ...context } = YAML.parse(block.replace(/#nginx$/m, "").replace(/^\s{8}/gm, "")).securityContext;
+    expect(readOnlyRootFilesystem).toBe(false);
+    expect(ds.spec.template.spec.containers[0].securityContext).toEqual(context);
+    expect(ds.spec.template.spec.securityContext).toEqual((chart(false).values.controller as any).podSecurityContext);
+  });
+
   it("flags: every one we pass exists; telemetry and leader election default to on, snippets and Ingress status to off", () => {
     const flags = new Map([...source("cmd/nginx-ingress/flags.go").matchAll(/flag\.(Bool|String|Int)\("([a-z0-9-]+)",\s*([^,\n]+),/g)].map((m) => [m[2], m[3].trim()]));
     const args: string[] = (daemonSetManifest(settings(false)) as any).spec.template.spec.containers[0].args;

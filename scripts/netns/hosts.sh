@@ -97,7 +97,11 @@ do_down() {
   fi
   kill_pids "${pids[@]}"
   for ns in $(our_namespaces); do ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"; done
-  ip link show "$ROOT_IF" >/dev/null 2>&1 && ip link del "$ROOT_IF"
+  # Deleting the switch namespace removes its veth pair asynchronously: the root end may vanish between
+  # the check and the delete ("Cannot find device"). Only a link that is still there is an error.
+  if ip link show "$ROOT_IF" >/dev/null 2>&1; then
+    ip link del "$ROOT_IF" 2>/dev/null || ! ip link show "$ROOT_IF" >/dev/null 2>&1 || die "could not delete $ROOT_IF"
+  fi
   case $DIR in /run/*|/tmp/*|/var/tmp/*) rm -rf -- "$DIR" ;; *) [[ -f $DIR/hosts.json || -f $DIR/hosts.json.pending ]] && rm -rf -- "$DIR" ;; esac
   return 0
 }

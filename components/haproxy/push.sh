@@ -127,7 +127,7 @@ sync_paths() { sync -- "$@"; }
 copy_to() {
   new_temp && cp -p -- "$1" "$TEMP" && sync_paths "$TEMP" && mv -f -- "$TEMP" "$2" && sync_paths "$DIR"
 }
-# nap SECONDS: sleep without a fork (read -t on a pipe nobody writes; bash 4+).
+# nap SECONDS: sleep without a fork (read -t on a pipe nobody writes; {fd} needs bash 4.1).
 NAP_FD=""
 nap() {
   [[ -n $NAP_FD ]] || exec {NAP_FD}<> <(:)

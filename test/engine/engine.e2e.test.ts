@@ -12,7 +12,6 @@
 // Known defect, pinned exactly (test 4): the weave DaemonSetPatch never converges, so the clean preview fails.
 //
 // Uses the netns hosts (one instance per machine): never run it while the netns tier runs.
-import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -109,16 +108,7 @@ function assertNoNetnsTier(): void {
   }
 }
 
-/** The command provider stand-in, until scripts/toolchain/build.sh builds it itself. */
-function ensureCommandPlugin(): void {
-  const script = join(ROOT, "scripts/toolchain/build-command-standin.sh");
-  if (!existsSync(script)) throw new Error("scripts/toolchain/build-command-standin.sh is missing: the command provider plugin cannot be installed");
-  if (readFileSync(join(ROOT, "scripts/toolchain/build.sh"), "utf8").includes("build-command-standin")) return;
-  execFileSync("bash", [script], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 600_000 });
-}
-
 beforeAll(async () => {
-  ensureCommandPlugin();
   assertNoNetnsTier();
   cluster = startCluster(CLUSTER_DIR, PORT_BASE, { fresh: true });
   hosts = hostsUp();

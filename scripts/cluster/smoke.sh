@@ -55,11 +55,10 @@ check "pulumi stack init in the file backend" stack_init
 pulumi plugin ls >"$WORK/plugins.txt" 2>&1 || true
 sed 's/^/     /' "$WORK/plugins.txt"
 plugin_listed() { grep -Eq "^$1[[:space:]]+resource[[:space:]]+$2[[:space:]]" "$WORK/plugins.txt"; }
-check "pulumi plugin ls: kubernetes $PULUMI_K8S_PLUGIN_VERSION" plugin_listed kubernetes "$PULUMI_K8S_PLUGIN_VERSION"
-# The stand-in (scripts/toolchain/pulumi-resource-command/): upstream's module is not served here.
+check "pulumi plugin ls: kubernetes $PULUMI_K8S_VERSION" plugin_listed kubernetes "$PULUMI_K8S_VERSION"
 check "pulumi plugin ls: command $PULUMI_COMMAND_VERSION" plugin_listed command "$PULUMI_COMMAND_VERSION"
-lang_host_ok() { [[ -x "$(dirname "$(command -v pulumi)")/pulumi-language-nodejs" ]]; }
-check "language host pulumi-language-nodejs next to pulumi" lang_host_ok
+lang_host_ok() { [[ "$("$(dirname "$(command -v pulumi)")/pulumi-language-nodejs" -version)" == "v$PULUMI_VERSION" ]]; }
+check "language host pulumi-language-nodejs v$PULUMI_VERSION next to pulumi" lang_host_ok
 
 # ---- 2. cluster ----
 T0="$(date +%s)"

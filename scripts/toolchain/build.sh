@@ -118,17 +118,40 @@ replace github.com/atotto/clipboard => ${PULUMI_CLIPBOARD_REPLACE/@/ }"
   "$out/bin/pulumi" version
 }
 
-build_pulumi-language-nodejs() {
-  # Upstream's github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 is not served by the
-  # module proxy (any version: 403), so this is the project's own small host (see its folder).
-  local out="$1"
-  WORK="$IHP_CACHE/work/pulumi-language-nodejs"
+# Unpacks the upstream release tarball NAME (pinned by SHA256) into $WORK and prints its top folder.
+unpack_upstream() {
+  local name="$1" want="$2" file="$IHP_UPSTREAM_DIR/$1" got listed
+  [[ -f "$file" ]] || die "$name not found in $IHP_UPSTREAM_DIR (upstream release sources; set IHP_UPSTREAM_DIR to the folder holding them)"
+  got="$(sha256sum "$file" | cut -d' ' -f1)"
+  listed="$(awk -v n="$name" '$2 == n { print $1 }' "$IHP_UPSTREAM_DIR/SHA256SUMS" 2>/dev/null || true)"
+  [[ "$got" == "$want" ]] || die "$file has sha256 $got, versions.env pins $want"
+  [[ "$listed" == "$want" ]] || die "$IHP_UPSTREAM_DIR/SHA256SUMS lists $name as '${listed:-nothing}', versions.env pins $want"
+  WORK="$IHP_CACHE/work/${name%.tar.gz}"
   rm -rf "$WORK" && mkdir -p "$WORK"
-  cp "$HERE/pulumi-language-nodejs/"*.go "$WORK/"
-  sed "s/@PULUMI_VERSION@/$PULUMI_VERSION/g" "$HERE/pulumi-language-nodejs/go.mod.in" >"$WORK/go.mod"
-  (cd "$WORK" && go build -p "$GO_P" -trimpath -ldflags "-s -w -X main.version=$PULUMI_VERSION" \
+  tar -xzf "$file" -C "$WORK"
+  echo "$WORK/${name%.tar.gz}"
+}
+
+build_pulumi-language-nodejs() {
+  # Upstream's host from the monorepo's release source; its go.mod replaces pkg/v3 and sdk/v3 with the
+  # monorepo's folders (not in the tarball), so require the served modules of the same release instead.
+  local out="$1" v="$PULUMI_VERSION" src
+  src="$(unpack_upstream "pulumi-language-nodejs-$v.tar.gz" "$PULUMI_LANGUAGE_NODEJS_SHA256")/sdk/nodejs/cmd/pulumi-language-nodejs"
+  (cd "$src" && go mod edit \
+    -dropreplace github.com/pulumi/pulumi/pkg/v3 -dropreplace github.com/pulumi/pulumi/sdk/v3 \
+    -require "github.com/pulumi/pulumi/pkg/v3@v$v" -require "github.com/pulumi/pulumi/sdk/v3@v$v")
+  (cd "$src" && go build -p "$GO_P" -trimpath \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" \
     -o "$out/bin/pulumi-language-nodejs" .)
-  (cd "$WORK" && go test -p "$GO_P" -count=1 .)
+  "$out/bin/pulumi-language-nodejs" -version
+}
+
+build_pulumi-command() {
+  local out="$1" src
+  src="$(unpack_upstream "pulumi-command-$PULUMI_COMMAND_VERSION.tar.gz" "$PULUMI_COMMAND_SHA256")/provider"
+  (cd "$src" && go build -p "$GO_P" -trimpath \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=v$PULUMI_COMMAND_VERSION" \
+    -o "$out/bin/pulumi-resource-command" ./cmd/pulumi-resource-command)
 }
 
 build_pulumi-kubernetes() {
@@ -164,7 +187,7 @@ func main() { provider.Serve("kubernetes", version.Version, schema, terraformMap
 EOF
   mkdir -p "$out/bin"
   (cd "$WORK" && go build -p "$GO_P" -trimpath \
-    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_K8S_REPORTED_VERSION" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$PULUMI_K8S_VERSION" \
     -o "$out/bin/pulumi-resource-kubernetes" .)
 }
 
@@ -175,6 +198,7 @@ binaries_of() {
   case "$1" in
     kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
     pulumi-kubernetes) echo pulumi-resource-kubernetes ;;
+    pulumi-command) echo pulumi-resource-command ;;
     *) echo "$1" ;;
   esac
 }
@@ -225,7 +249,7 @@ main() {
     local keep d
     for d in "$IHP_CACHE"/*/; do
       d="${d%/}"
-      case "$(basename "$d")" in go | pulumi-home | pulumi-command-standin-*) continue ;; esac
+      case "$(basename "$d")" in go | pulumi-home) continue ;; esac
       keep=false
       for c in "${ALL_COMPONENTS[@]}"; do [[ "$d" == "$(dir_of "$c")" ]] && keep=true; done
       $keep || { log "removing $d"; rm -rf "$d"; }
@@ -246,8 +270,6 @@ main() {
   # Plugins into the private PULUMI_HOME, so the engine finds them without downloading anything.
   if [[ -f "$(dir_of pulumi)/.complete" ]]; then
     "$HERE/install-plugins.sh" || failed+=("plugin-install")
-    # The real command provider's module is not served here: a stand-in (pulumi-resource-command/README.md).
-    "$HERE/build-command-standin.sh" || failed+=("command-standin")
   fi
   log "total $(($(date +%s) - T0))s; cache $IHP_CACHE uses $(du_mb "$IHP_CACHE") MB"
   echo "export PATH=\"$("$HERE/env.sh" --path)\""

@@ -20,7 +20,7 @@ _ihp_env_main() {
     [[ -f "$d/.complete" ]] || missing+=("$c")
     # providers are not put on PATH: the engine would prefer them over the installed plugins and
     # warn on every run; install-plugins.sh installs them into PULUMI_HOME instead.
-    case "$c" in pulumi-kubernetes | pulumi-language-nodejs) continue ;; esac
+    case "$c" in pulumi-kubernetes | pulumi-command | pulumi-language-nodejs) continue ;; esac
     path+="$d/bin:"
   done
   case "${1:-}" in

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes the built plugins visible to the built pulumi CLI without any download:
 #  - the language host is copied next to the `pulumi` binary, where the CLI looks for bundled hosts;
-#  - the kubernetes provider is installed as plugin resource kubernetes $PULUMI_K8S_PLUGIN_VERSION
-#    into the toolchain's PULUMI_HOME (the version the npm SDK asks the engine for).
+#  - the kubernetes and command providers are installed as plugins `resource kubernetes
+#    $PULUMI_K8S_VERSION` and `resource command $PULUMI_COMMAND_VERSION` into the toolchain's
+#    PULUMI_HOME: the versions the npm SDKs ask the engine for, which are the versions built.
 # Idempotent; build.sh runs it after building.
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
@@ -22,14 +23,21 @@ fi
 
 export PULUMI_HOME="$IHP_PULUMI_HOME" PULUMI_SKIP_UPDATE_CHECK=true
 mkdir -p "$PULUMI_HOME"
-k8s="$(dir_of pulumi-kubernetes)/bin/pulumi-resource-kubernetes"
-if [[ -x "$k8s" ]]; then
-  dest="$PULUMI_HOME/plugins/resource-kubernetes-v$PULUMI_K8S_PLUGIN_VERSION/pulumi-resource-kubernetes"
-  if ! cmp -s "$k8s" "$dest"; then
-    rm -rf "$(dirname "$dest")" "$(dirname "$dest").lock"
-    "$pulumi_bin/pulumi" plugin install resource kubernetes "$PULUMI_K8S_PLUGIN_VERSION" --file "$k8s" >&2
+
+install_resource() { # install_resource NAME VERSION COMPONENT
+  local name="$1" version="$2" bin dest
+  bin="$(dir_of "$3")/bin/pulumi-resource-$name"
+  if [[ ! -x "$bin" ]]; then
+    echo "install-plugins: $3 is not built" >&2
+    return 0
   fi
-  echo "install-plugins: resource kubernetes $PULUMI_K8S_PLUGIN_VERSION -> $dest" >&2
-else
-  echo "install-plugins: pulumi-kubernetes is not built" >&2
-fi
+  dest="$PULUMI_HOME/plugins/resource-$name-v$version/pulumi-resource-$name"
+  if ! cmp -s "$bin" "$dest"; then
+    rm -rf "$(dirname "$dest")" "$(dirname "$dest").lock"
+    "$pulumi_bin/pulumi" plugin install resource "$name" "$version" --file "$bin" >&2
+  fi
+  echo "install-plugins: resource $name $version -> $dest" >&2
+}
+
+install_resource kubernetes "$PULUMI_K8S_VERSION" pulumi-kubernetes
+install_resource command "$PULUMI_COMMAND_VERSION" pulumi-command

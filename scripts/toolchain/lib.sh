@@ -5,8 +5,12 @@ IHP_TOOLCHAIN_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$IHP_TOOLCHAIN_SRC/versions.env"
 IHP_CACHE="${IHP_TOOLCHAIN_DIR:-/var/cache/ingress-haproxy-toolchain}"
 
-# Components in PATH order. `command` is listed by --list but cannot be built (see README.md).
-ALL_COMPONENTS=(kubernetes etcd kwok pulumi pulumi-language-nodejs pulumi-kubernetes)
+# Release source tarballs of upstream parts the module proxy does not serve (see versions.env); CI
+# clones the repository with shared/ beside it.
+IHP_UPSTREAM_DIR="${IHP_UPSTREAM_DIR:-$IHP_TOOLCHAIN_SRC/../../../shared/upstream}"
+
+# Components in PATH order.
+ALL_COMPONENTS=(kubernetes etcd kwok pulumi pulumi-language-nodejs pulumi-kubernetes pulumi-command)
 
 version_of() {
   case "$1" in
@@ -14,13 +18,11 @@ version_of() {
     etcd) echo "$ETCD_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
     pulumi) echo "$PULUMI_VERSION" ;;
-    # the project's own language host is also keyed by a hash of its source
-    pulumi-language-nodejs)
-      echo "$PULUMI_VERSION-$(cat "$IHP_TOOLCHAIN_SRC/pulumi-language-nodejs/"*.go \
-        "$IHP_TOOLCHAIN_SRC/pulumi-language-nodejs/go.mod.in" | sha256sum | cut -c1-10)" ;;
-    pulumi-kubernetes) echo "$PULUMI_K8S_PLUGIN_VERSION-${PULUMI_K8S_PROVIDER_MODULE##*-}-sdk$PULUMI_K8S_SDK_MODULE-$(sha256sum <<<"$PULUMI_K8S_REPORTED_VERSION" | cut -c1-6)" ;;
-    command) echo "$PULUMI_COMMAND_VERSION" ;;
-    *) echo "unknown toolchain component '$1' (known: ${ALL_COMPONENTS[*]} command)" >&2; return 1 ;;
+    # built from a source tarball: keyed on its sha256 too
+    pulumi-language-nodejs) echo "$PULUMI_VERSION-${PULUMI_LANGUAGE_NODEJS_SHA256:0:12}" ;;
+    pulumi-command) echo "$PULUMI_COMMAND_VERSION-${PULUMI_COMMAND_SHA256:0:12}" ;;
+    pulumi-kubernetes) echo "$PULUMI_K8S_VERSION-${PULUMI_K8S_PROVIDER_MODULE##*-}" ;;
+    *) echo "unknown toolchain component '$1' (known: ${ALL_COMPONENTS[*]})" >&2; return 1 ;;
   esac
 }
 dir_of() { local v; v="$(version_of "$1")" && echo "$IHP_CACHE/$1-$v"; }

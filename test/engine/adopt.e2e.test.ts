@@ -3,8 +3,8 @@
 // (scripts/cluster) holding the seed's objects made with kubectl.
 //
 // The program is the Kubernetes half of SourceIpIngress (namespace, ProxyProtocolConfig,
-// IngressController, NodePortService) under the same `adoptionOptions` and Service ordering: the
-// HAProxy push needs the command provider, which cannot be built here (scripts/toolchain/README.md).
+// IngressController, NodePortService) under the same `adoptionOptions` and Service ordering; the
+// HAProxy push through the command provider is engine.e2e.test.ts's part.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

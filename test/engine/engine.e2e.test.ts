@@ -11,7 +11,6 @@
 // -> destroy (objects gone, weave-net as before, each LB's original haproxy.cfg restored).
 //
 // Uses the netns hosts (one instance per machine): never run it while the netns tier runs.
-import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -108,16 +107,7 @@ function assertNoNetnsTier(): void {
   }
 }
 
-/** The command provider stand-in, until scripts/toolchain/build.sh builds it itself. */
-function ensureCommandPlugin(): void {
-  const script = join(ROOT, "scripts/toolchain/build-command-standin.sh");
-  if (!existsSync(script)) throw new Error("scripts/toolchain/build-command-standin.sh is missing: the command provider plugin cannot be installed");
-  if (readFileSync(join(ROOT, "scripts/toolchain/build.sh"), "utf8").includes("build-command-standin")) return;
-  execFileSync("bash", [script], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], timeout: 600_000 });
-}
-
 beforeAll(async () => {
-  ensureCommandPlugin();
   assertNoNetnsTier();
   cluster = startCluster(CLUSTER_DIR, PORT_BASE, { fresh: true });
   hosts = hostsUp();
@@ -272,6 +262,8 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
       expect(live).not.toBe(originalSha[lb.name]);
       expect(live).toBe(sha256(expected));
       expect(outputs.loadBalancers[lb.name]).toEqual({ address: lb.address, configPath: lb.configPath, configSha256: live });
+      // The push script's status lines reach the engine's log (logging: stdoutAndStderr).
+      expect(upResult.out).toContain(`installed ${lb.configPath} (sha256 ${live})`);
       // The original is kept beside it for destroy.
       expect((await onLb(lb, "sha256sum", pushFiles(lb.configPath).orig)).split(" ")[0]).toBe(originalSha[lb.name]);
       // The engine (root namespace, 198.51.100.1) logged in with the key.
@@ -309,7 +301,8 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
     const pushes = resources.filter((r) => r.type === "command:remote:Command");
     expect(pushes.map((r) => r.urn.split("::").pop()).sort()).toEqual(["ingress-lb-lb-1-push", "ingress-lb-lb-2-push"]);
     for (const r of pushes) {
-      for (const part of [r.inputs.connection, r.outputs.connection])
+      // The provider marks the connection secret; the program marks stdout and stderr secret.
+      for (const part of [r.inputs.connection, r.outputs.connection, r.outputs.stdout, r.outputs.stderr])
         expect(part).toEqual({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) });
     }
     // ... and it is there, encrypted: the passphrase decrypts it.

@@ -78,7 +78,7 @@ describe("preview.yml", () => {
     expect(steps[0].with).toEqual({
       command: "preview",
       "stack-name": "${{ matrix.stack }}",
-      "pulumi-version": "3.248.0",
+      "pulumi-version": "3.259.0",
       "cloud-url": "${{ secrets.PULUMI_BACKEND_URL }}",
       diff: true,
       "comment-on-pr": true,

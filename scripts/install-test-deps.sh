@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test tiers need on a fresh Debian machine (as root): the real haproxy, nginx,
-# sshd, keepalived and shellcheck the tests run, plus the tools the namespaces tier uses.
+# sshd, keepalived and shellcheck the tests run, plus the tools the namespaces tier uses. The njs and
+# stream modules are for the real F5 NGINX Ingress Controller (its main template loads both).
 set -euo pipefail
-packages=(haproxy nginx-light openssh-server openssh-client iproute2 iptables keepalived shellcheck curl wrk socat procps psmisc openssl util-linux)
+packages=(haproxy nginx-light libnginx-mod-http-js libnginx-mod-stream openssh-server openssh-client iproute2 iptables keepalived shellcheck curl wrk socat procps psmisc openssl util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

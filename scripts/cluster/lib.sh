@@ -18,9 +18,13 @@ ALL_PORTS=("$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "
 # Fake nodes and their addresses (documentation range 192.0.2.0/24, the node addresses of the test stack).
 NODE_NAMES=(node-1 node-2 node-3)
 NODE_IPS=(192.0.2.11 192.0.2.12 192.0.2.13)
-# Virtual ranges that only ever appear in API objects (no traffic): documentation ranges too.
+# Virtual ranges: documentation ranges too. Pods get addresses from the upper half of the node range,
+# apart from the load balancers' range: a pod address must never fall inside set-real-ip-from (the
+# real-controller tier gives pods these addresses in the node namespaces).
 SERVICE_CIDR=203.0.113.0/24
-POD_CIDR=198.51.100.0/24
+POD_CIDR=192.0.2.128/25
+# kwok's Stage objects (what happens to nodes and pods); a tier may bring its own (IHP_CLUSTER_KWOK_STAGES).
+KWOK_STAGES="${IHP_CLUSTER_KWOK_STAGES:-$(dir_of kwok)/share/stages.yaml}"
 
 K8S_BIN="$(dir_of kubernetes)/bin"
 ETCD_BIN="$(dir_of etcd)/bin"

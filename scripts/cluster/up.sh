@@ -16,7 +16,7 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 T0="$(date +%s)"
 for b in "$K8S_BIN/kube-apiserver" "$K8S_BIN/kube-controller-manager" "$K8S_BIN/kube-scheduler" \
-  "$K8S_BIN/kubectl" "$ETCD_BIN/etcd" "$KWOK_DIR/bin/kwok" "$KWOK_DIR/share/stages.yaml"; do
+  "$K8S_BIN/kubectl" "$ETCD_BIN/etcd" "$KWOK_DIR/bin/kwok" "$KWOK_STAGES"; do
   [[ -e "$b" ]] || cdie "$b is missing: run scripts/toolchain/build.sh kubernetes etcd kwok"
 done
 command -v openssl >/dev/null || cdie "openssl is needed (apt-get install openssl)"
@@ -163,7 +163,7 @@ start kube-scheduler "$K8S_BIN/kube-scheduler" \
 
 # ---- kwok: the fake kubelets ----
 start kwok "$KWOK_DIR/bin/kwok" \
-  --kubeconfig="$KUBECONFIG_PATH" --config="$KWOK_DIR/share/stages.yaml" \
+  --kubeconfig="$KUBECONFIG_PATH" --config="$KWOK_STAGES" \
   --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
   --server-address="127.0.0.1:$KWOK_PORT" --cidr="$POD_CIDR" --node-lease-duration-seconds=40 \
   --node-ip="${NODE_IPS[0]}"

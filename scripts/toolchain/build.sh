@@ -44,9 +44,9 @@ gobuild() { # gobuild OUTDIR LDFLAGS PKG...
 
 # ---- components -------------------------------------------------------------------------------
 
-build_kubernetes() { # OUT
-  local out="$1" v="$KUBERNETES_VERSION" minor gomod repl="" m
-  minor="$(cut -d. -f2 <<<"$v")"
+# A scratch module requiring k8s.io/kubernetes at KUBERNETES_VERSION (shared by kubernetes and kube-proxy).
+new_kubernetes_module() { # NAME
+  local v="$KUBERNETES_VERSION" gomod repl="" m
   # k8s.io/kubernetes requires its ~33 staging modules at v0.0.0 and replaces them with ./staging/...;
   # replaces of a dependency are ignored, so restate them here at the matching published v0.<minor>.<patch>.
   gomod="$(cd /tmp && go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
@@ -54,14 +54,24 @@ build_kubernetes() { # OUT
   while read -r m; do
     repl+="replace $m => $m v0.${v#1.}"$'\n'
   done < <(sed -n 's#^\s*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "$gomod")
-  log "kubernetes: $(grep -c '^replace' <<<"$repl") staging modules pinned to v0.${v#1.}"
-  new_module kubernetes "require k8s.io/kubernetes v$v
+  log "$1: $(grep -c '^replace' <<<"$repl") staging modules pinned to v0.${v#1.}"
+  new_module "$1" "require k8s.io/kubernetes v$v
 $repl"
-  local ld="" p
+}
+
+# -X flags that make Kubernetes binaries report KUBERNETES_VERSION.
+kubernetes_version_ldflags() {
+  local v="$KUBERNETES_VERSION" ld="" p
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld+=" -X $p.gitVersion=v$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    ld+=" -X $p.gitVersion=v$v -X $p.gitMajor=1 -X $p.gitMinor=$(cut -d. -f2 <<<"$v") -X $p.gitTreeState=clean"
   done
-  gobuild "$out/bin" "$ld" \
+  echo "$ld"
+}
+
+build_kubernetes() { # OUT
+  local out="$1"
+  new_kubernetes_module kubernetes
+  gobuild "$out/bin" "$(kubernetes_version_ldflags)" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
   "$out/bin/kube-apiserver" --version
@@ -191,6 +201,33 @@ EOF
     -o "$out/bin/pulumi-resource-kubernetes" .)
 }
 
+
+# kube-proxy from the control plane's release: its own component, so the kubernetes folder stays valid.
+build_kube-proxy() { # OUT
+  local out="$1"
+  new_kubernetes_module kube-proxy
+  gobuild "$out/bin" "$(kubernetes_version_ldflags)" k8s.io/kubernetes/cmd/kube-proxy
+  "$out/bin/kube-proxy" --version
+}
+
+# The F5 NGINX Ingress Controller from its release source in upstream/ (not served as a module at a tag
+# that builds alone). bin/nginx-ingress plus share/: the four templates it reads from its working
+# directory and the njs script its main template imports from /etc/nginx/njs.
+build_nginx-ingress() { # OUT
+  local out="$1" src
+  src="$(upstream_tarball nginx-ingress)"
+  WORK="$IHP_CACHE/work/nginx-ingress"
+  rm -rf "$WORK" && mkdir -p "$WORK"
+  tar -xzf "$src" -C "$WORK" --strip-components=1
+  (cd "$WORK" && go build -p "$GO_P" -trimpath -ldflags "-s -w -X main.version=$NGINX_INGRESS_VERSION" \
+    -o "$out/bin/nginx-ingress" ./cmd/nginx-ingress)
+  mkdir -p "$out/share/templates" "$out/share/njs"
+  cp "$WORK/internal/configs/version1/nginx.tmpl" "$WORK/internal/configs/version1/nginx.ingress.tmpl" \
+    "$WORK/internal/configs/version2/nginx.virtualserver.tmpl" \
+    "$WORK/internal/configs/version2/nginx.transportserver.tmpl" "$out/share/templates/"
+  cp "$WORK/internal/configs/njs/apikey_auth.js" "$out/share/njs/"
+  "$out/bin/nginx-ingress" -version
+}
 
 # ---- driver -----------------------------------------------------------------------------------
 

@@ -17,6 +17,9 @@ version_of() {
     kubernetes) echo "$KUBERNETES_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
+    kube-proxy) echo "$KUBERNETES_VERSION" ;;
+    # built from a release tarball: keyed on its sha256 too
+    nginx-ingress) echo "$NGINX_INGRESS_VERSION-$(sha256sum <"$(upstream_tarball nginx-ingress)" | cut -c1-12)" ;;
     pulumi) echo "$PULUMI_VERSION" ;;
     # built from a source tarball: keyed on its sha256 too
     pulumi-language-nodejs) echo "$PULUMI_VERSION-${PULUMI_LANGUAGE_NODEJS_SHA256:0:12}" ;;
@@ -29,3 +32,15 @@ dir_of() { local v; v="$(version_of "$1")" && echo "$IHP_CACHE/$1-$v"; }
 
 # PULUMI_HOME holding the provider plugins installed by install-plugins.sh.
 IHP_PULUMI_HOME="${IHP_PULUMI_HOME:-$IHP_CACHE/pulumi-home}"
+
+# ---- real-controller tier: kube-proxy and the F5 NGINX Ingress Controller --------------------------
+ALL_COMPONENTS+=(kube-proxy nginx-ingress)
+upstream_tarball() { # COMPONENT -> path of its release tarball (fails with the setting to fix)
+  local f
+  case "$1" in
+    nginx-ingress) f="$IHP_UPSTREAM_DIR/kubernetes-ingress-$NGINX_INGRESS_VERSION.tar.gz" ;;
+    *) echo "no upstream tarball for '$1'" >&2; return 1 ;;
+  esac
+  [[ -f "$f" ]] || { echo "missing $f: set IHP_UPSTREAM_DIR to the folder holding the upstream release tarballs" >&2; return 1; }
+  echo "$f"
+}

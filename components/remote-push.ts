@@ -54,6 +54,9 @@ export function remoteFilePush(name: string, args: RemoteFilePushArgs, parent: p
       stdin: pulumi.secret(push.stdin),
       // The push script prints status lines and digests only, never the file.
       logging: "stdoutAndStderr",
+      // Else the provider sends the last (secret) stdout as PULUMI_COMMAND_STDOUT on every update and
+      // delete, and warns each time an sshd without AcceptEnv refuses it.
+      addPreviousOutputInEnv: false,
     },
     // Should a replacement ever happen, restore first and push after, never the other way round.
     { parent, additionalSecretOutputs: ["stdout", "stderr"], deleteBeforeReplace: true },

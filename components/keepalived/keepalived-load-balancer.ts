@@ -83,6 +83,7 @@ export class NonlocalBind extends pulumi.ComponentResource {
         create: nonlocalBindCommand(s),
         delete: nonlocalBindDeleteCommand(s),
         logging: "stdoutAndStderr",
+        addPreviousOutputInEnv: false, // as remote-push.ts: no warning from an sshd without AcceptEnv
       },
       { parent: this, deleteBeforeReplace: true },
     );

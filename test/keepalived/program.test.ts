@@ -55,6 +55,7 @@ describe("index.ts with keepalived on an LB pair", () => {
       expect(push.inputs.create).toBe(keepalivedPushCommand(s, lb, input).command);
       expect(push.inputs.delete).toBe(keepalivedRestoreCommand(s, lb, input).command);
       expect(push.inputs.logging).toBe("stdoutAndStderr");
+      expect(push.inputs.addPreviousOutputInEnv).toBe(false);
       expect(unwrapSecret(push.inputs.connection)).toEqual({
         host: lb.address, port: 22, user: "root", privateKey: SSH_KEY, hostKey: lb.hostKey, dialErrorLimit: 3, perDialTimeout: 10,
       });

@@ -62,6 +62,7 @@ describe("index.ts on the dev stack", () => {
     expect(push.inputs.create).toContain(`EXPECT_DIGEST='\\''sha256:${sha256(expectedConfig)}'\\''`);
     expect(push.inputs.delete).toBe(restoreCommand(s, s.loadBalancers[0], input).command);
     expect(push.inputs.logging).toBe("stdoutAndStderr");
+    expect(push.inputs.addPreviousOutputInEnv).toBe(false);
     // The connection carries the private key, so the engine stores all of it as a secret.
     expect(unwrapSecret(push.inputs.connection)).toEqual({
       host: "198.51.100.10",

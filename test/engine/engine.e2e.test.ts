@@ -263,7 +263,7 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
       expect(live).toBe(sha256(expected));
       expect(outputs.loadBalancers[lb.name]).toEqual({ address: lb.address, configPath: lb.configPath, configSha256: live });
       // The push script's status lines reach the engine's log (logging: stdoutAndStderr).
-      expect(upResult.out).toContain(`installed ${lb.configPath} (sha256 ${live})`);
+      expect(upResult.out).toContain(`installed ${lb.configPath} (sha256:${live})`);
       // The original is kept beside it for destroy.
       expect((await onLb(lb, "sha256sum", pushFiles(lb.configPath).orig)).split(" ")[0]).toBe(originalSha[lb.name]);
       // The engine (root namespace, 198.51.100.1) logged in with the key.
@@ -329,8 +329,11 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
     const r = ok(await timed("preview (node-4)", "preview", "--json"));
     expect(steps(r, true)).toEqual(["update command:remote:Command ingress-lb-lb-1-push", "update command:remote:Command ingress-lb-lb-2-push"]);
     for (const s of JSON.parse(r.stdout).steps.filter((x: any) => x.op !== "same")) {
-      // pulumi-go-provider's diff (upstream 1.2.1) reports inputDiff false.
-      expect([s.diffReasons, s.detailedDiff]).toEqual([["stdin"], { stdin: { kind: "update", inputDiff: false } }]);
+      // pulumi-go-provider's diff (upstream 1.2.1) reports inputDiff false. The create and delete scripts
+      // change with the content too: they carry the expected byte count and digest (push.sh's integrity
+      // and restore-only-while-ours checks).
+      const changed = { kind: "update", inputDiff: false };
+      expect([[...s.diffReasons].sort(), s.detailedDiff]).toEqual([["create", "delete", "stdin"], { create: changed, delete: changed, stdin: changed }]);
     }
 
     for (const lb of lbEntries()) procBefore[lb.name] = await procInfo(lb);

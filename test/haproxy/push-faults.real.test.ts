@@ -201,10 +201,11 @@ describe("signals and lost sessions at each step", () => {
       await settled(r.pids);
       hooks.reset();
       // Nothing undid it yet: the journal says where it stopped (the verify wait is part of "reloading").
-      expect(readFileSync(`${h.cfgPath}.journal`, "utf8").split(" ")[0]).toBe(step === "verifying" ? "reloading" : step);
+      const journaled = step === "verifying" ? "reloading" : step;
+      expect(readFileSync(`${h.cfgPath}.journal`, "utf8").split(" ")[0]).toBe(journaled);
       const again = await push(prev, { hookDir: "" });
       expect(again.code, again.stderr).toBe(0);
-      expect(again.stdout).toContain(`recovered: a push stopped after the swap (${step}); restored the last verified haproxy.cfg\n`);
+      expect(again.stdout).toContain(`recovered: a push stopped after the swap (${journaled}); restored the last verified haproxy.cfg\n`);
       expect(lastLine(again.stdout)).toMatch(/^unchanged: /);
       expect(cfg()).toBe(prev);
       await matrixCase(`SIGKILL push+guard at ${step}, re-run`, "3", next, async () => ({ r: again, pids: [] }), { exit: 0, last: /^unchanged: /, live: "prev" });

@@ -64,6 +64,12 @@ const hostKey = z
   .string({ required_error: "is required: pin the host's SSH key, e.g. the output of `ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`" })
   .regex(HOST_KEY_RE, {
     message: "is not an SSH public host key; use the 'TYPE BASE64' form, e.g. from `ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`",
+  })
+  // @pulumi/command 1.2.1 offers only the pinned key's own type as host-key algorithm; for an RSA key
+  // that is ssh-rsa (SHA-1), which OpenSSH 8.8+ no longer signs with: every push would fail to connect
+  // (seen with the upstream provider against OpenSSH 9.2).
+  .refine((key) => !/^(ssh-rsa|rsa-sha2-(256|512)) /.test(key), {
+    message: "is an RSA host key, which @pulumi/command cannot verify against OpenSSH 8.8 or later; pin the host's ed25519 (or ECDSA) key instead, e.g. `ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`",
   });
 
 const absolutePath = z.string().regex(/^\/[^\u0000-\u001f\u007f'"`$\\]*$/, {

@@ -93,6 +93,14 @@ describe("bad input is named by path with its fix, all at once", () => {
       [{ path: "ingress-haproxy:loadBalancers[0].hostKey", message: "\"198.51.100.10 ssh-ed25519 AAAA\" is not an SSH public host key; use the 'TYPE BASE64' form, e.g. from `ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`" }],
     ],
     [
+      "RSA host key (the command provider offers ssh-rsa only, which OpenSSH 8.8+ refuses)",
+      (r) => (r.loadBalancers[0].hostKey = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7"),
+      [{
+        path: "ingress-haproxy:loadBalancers[0].hostKey",
+        message: "\"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7\" is an RSA host key, which @pulumi/command cannot verify against OpenSSH 8.8 or later; pin the host's ed25519 (or ECDSA) key instead, e.g. `ssh-keyscan -t ed25519 HOST | cut -d' ' -f2-`",
+      }],
+    ],
+    [
       "LB that is also a node",
       (r) => (r.loadBalancers[0].address = "192.0.2.12"),
       [{ path: "ingress-haproxy:loadBalancers[0].address", message: '192.0.2.12 is also a node address; a load balancer must be a separate host' }],

@@ -296,6 +296,9 @@ main() {
     log "cache $IHP_CACHE now uses $(du_mb "$IHP_CACHE") MB"
     return 0
   fi
+  # One build per cache at a time: two would remove each other's half-built folders.
+  exec 8>>"$IHP_CACHE/.build.lock"
+  flock -n 8 || { log "waiting for another build into $IHP_CACHE"; flock 8; }
   if (($#)); then comps=("$@"); else comps=("${ALL_COMPONENTS[@]}"); fi
   local T0; T0="$(date +%s)"
   for c in "${comps[@]}"; do

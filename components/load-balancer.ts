@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderHaproxyConfig } from "./haproxy/config";
 import { digestKey, exportedDigest } from "./haproxy/digest";
-import { haproxyPushParams, pushDigest, pushInvocation, restoreInvocation, type PushInput } from "./haproxy/push-script";
+import { haproxyPushParams, pushDigest, pushInvocation, pushOwner, restoreInvocation, type PushInput } from "./haproxy/push-script";
 import { LoadBalancerHostArgs, remoteFilePush } from "./remote-push";
 
 export interface LoadBalancerSecrets {
@@ -31,7 +31,7 @@ export class HaproxyLoadBalancer extends pulumi.ComponentResource {
       : pulumi.output(renderHaproxyConfig(s, lb));
     const params = haproxyPushParams(s, lb);
     // Destroy restores only while the host still holds this resource's push (an LB rename is safe).
-    const input = pulumi.all([config, pulumi.secret(secrets.sshPrivateKey)]).apply(([content, key]): PushInput => ({ content, digestKey: digestKey(key), owner: `${name}-push` }));
+    const input = pulumi.all([config, pulumi.secret(secrets.sshPrivateKey)]).apply(([content, key]): PushInput => ({ content, digestKey: digestKey(key), owner: pushOwner(pulumi.getProject(), pulumi.getStack(), `${name}-push`) }));
     this.configSha256 = pulumi.unsecret(input.apply((i) => exportedDigest(pushDigest(params, i))));
 
     remoteFilePush(

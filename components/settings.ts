@@ -4,6 +4,9 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { flavourProfile } from "./controller/flavours";
 
+/** `<project>:<stack>`: how push.takeOverFrom names a stack. */
+export const STACK_ID = /^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$/;
+
 /** Pulumi project name; stack config keys are `${CONFIG_NAMESPACE}:<key>`. */
 export const CONFIG_NAMESPACE = "ingress-haproxy";
 
@@ -337,6 +340,11 @@ export const settingsSchema = z
         verifyTimeoutSeconds: z.number().int().min(1).max(300).default(15).describe("How long a push waits for a new HAProxy worker after the reload before rolling back."),
         onDestroy: z.enum(["restore", "leave"]).default("restore").describe("`restore`: destroy puts back the config found before the first push; `leave`: keep the last pushed config."),
         restoreOverHandEdits: z.boolean().default(false).describe("`restore` on destroy normally refuses when the live file was edited by hand since the last verified push; true restores over the edit."),
+        takeOverFrom: z
+          .string()
+          .regex(STACK_ID, "must name a stack as <project>:<stack>, e.g. ingress-haproxy:staging (the name the refused push printed)")
+          .optional()
+          .describe("A push refuses a host whose verified config another stack pushed (one host, one stack); naming that stack (`<project>:<stack>`) lets this one take the host over."),
       })
       .strict()
       .default({})

@@ -5,7 +5,7 @@
 // `create`/`update` = the push command, `stdin` = (digest key line +) the file, `delete` = restore.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { LoadBalancerSettings, Settings } from "../settings";
+import { STACK_ID, type LoadBalancerSettings, type Settings } from "../settings";
 import { configDigest, type Digest, type DigestKind } from "./digest";
 
 const PUSH_SH = readFileSync(join(__dirname, "push.sh"), "utf8");
@@ -57,6 +57,8 @@ export interface PushParams {
   readonly digestKind: DigestKind;
   /** Destroy restores over a hand edit of the live file (push.restoreOverHandEdits). */
   readonly restoreOverHandEdits: boolean;
+  /** A stack (`<project>:<stack>`) whose pushes this one may replace (push.takeOverFrom); "" for none. */
+  readonly takeOverFrom: string;
 }
 
 /** What one push carries: the file and where the keyed digests' key comes from. */
@@ -67,7 +69,10 @@ export interface PushInput {
   readonly digestKey?: string;
   /** This push's order; a host that verified a higher one refuses it. 0: no ordering. */
   readonly generation?: number;
-  /** Which resource pushes (its name): destroy restores only while the host holds this owner's config. */
+  /**
+   * Which resource pushes, as `<project>:<stack>:<resource>` (pushOwner): a push refuses a host another
+   * stack pushed to; destroy restores only while the host holds this owner's config.
+   */
   readonly owner: string;
   /** Test seam only: a directory for pause hooks (push.sh `hook`). */
   readonly hookDir?: string;
@@ -126,7 +131,13 @@ export function haproxyPushParams(s: Settings, lb: LoadBalancerSettings): PushPa
     fileMode: s.haproxy.stats.enabled ? "0600" : "0644",
     digestKind: s.haproxy.stats.enabled ? "hmac-sha256" : "sha256",
     restoreOverHandEdits: s.push.restoreOverHandEdits,
+    takeOverFrom: s.push.takeOverFrom ?? "",
   };
+}
+
+/** The owner a resource's pushes carry: the stack and the resource (push.sh's one-stack-per-host check). */
+export function pushOwner(project: string, stack: string, resource: string): string {
+  return `${project}:${stack}:${resource}`;
 }
 
 /** The digest of the pushed content, of the params' kind. */
@@ -139,6 +150,7 @@ function checkParams(p: PushParams): void {
   if (!/^0?[0-7]{3}$/.test(p.fileMode)) throw new Error(`fileMode must be an octal mode such as 0644, got ${JSON.stringify(p.fileMode)}`);
   for (const [name, v] of [["lockTimeoutSeconds", p.lockTimeoutSeconds], ["verifyTimeoutSeconds", p.verifyTimeoutSeconds]] as const)
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a whole number of seconds >= 1, got ${v}`);
+  if (p.takeOverFrom !== "" && !STACK_ID.test(p.takeOverFrom)) throw new Error(`takeOverFrom must be <project>:<stack>, got ${JSON.stringify(p.takeOverFrom)}`);
   if (!/^[A-Za-z0-9_.-]+$/.test(p.label) || !/^[A-Za-z0-9_.-]+$/.test(p.service)) throw new Error("label and service may hold only letters, digits, '.', '_' and '-'");
 }
 
@@ -176,6 +188,7 @@ export function pushAssignments(p: PushParams, mode: "push" | "restore", input: 
     ["GENERATION", String(input.generation ?? 0)],
     ["OWNER", input.owner],
     ["RESTORE_OVER_EDITS", p.restoreOverHandEdits ? "1" : "0"],
+    ["TAKE_OVER_FROM", p.takeOverFrom],
     ["HOOK_DIR", input.hookDir ?? ""],
   ];
 }

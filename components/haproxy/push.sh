@@ -43,6 +43,9 @@ EXPECT_BYTES=${EXPECT_BYTES:-}
 EXPECT_DIGEST=${EXPECT_DIGEST:-}
 GENERATION=${GENERATION:-0}
 OWNER=${OWNER:--}
+# OWNER is <project>:<stack>:<resource>. A push refuses a host whose verified config another stack
+# pushed, unless TAKE_OVER_FROM names that stack (<project>:<stack>).
+TAKE_OVER_FROM=${TAKE_OVER_FROM:-}
 RESTORE_OVER_EDITS=${RESTORE_OVER_EDITS:-0}
 # Test seam only (the program never sets it): pause at a step while $HOOK_DIR/pause-<step> exists.
 HOOK_DIR=${HOOK_DIR:-}
@@ -470,6 +473,14 @@ stage() {
 # swap_in: install the staged file, reload, verify, commit; on any failure put back the last verified.
 swap_in() {
   local digest
+  # Only a push whose session is still there installs anything: a push whose `pulumi up` was cancelled
+  # or lost (e.g. while it waited for the lock) must not overwrite what a later run pushed meanwhile.
+  # Status output is best effort everywhere else; this write is the probe (SIGPIPE is ignored: EPIPE).
+  if ! printf 'staged the new %s; swapping it in\n' "$LABEL" 2> /dev/null; then
+    rm -f -- "$STAGED" "$ROLLBACK" "$GOOD_NEXT"
+    journal idle || true
+    refuse "the session was lost before the swap (its output is gone)"
+  fi
   journal swapped || { rm -f -- "$STAGED" "$ROLLBACK" "$GOOD_NEXT"; journal idle || true; refuse "cannot write $JOURNAL"; }
   SWAPPED=1
   mv -f -- "$STAGED" "$REAL" && sync_paths "$DIR" || fail_after_swap "cannot install the new $LABEL"
@@ -515,6 +526,18 @@ first_push_record() {
   fi
 }
 
+# stack_of OWNER: the <project>:<stack> part; empty for an owner from before stacks were recorded.
+stack_of() { [[ $1 == *:*:* ]] && printf '%s\n' "${1%:*}" || true; }
+
+# check_stack: one host, one stack. Two stacks pushing to one host would overwrite each other on every
+# run, each as "newer" in its own state; the second one is refused until it is told to take over.
+check_stack() {
+  local theirs ours
+  theirs=$(stack_of "$J_OWNER") ours=$(stack_of "$OWNER")
+  [[ -n $theirs && -n $ours && $theirs != "$ours" && $theirs != "$TAKE_OVER_FROM" ]] || return 0
+  refuse "the verified $LABEL on this host was pushed by stack $theirs (${J_OWNER##*:}), not by this stack $ours; one host is managed by one stack: remove it from one of them, or set push.takeOverFrom: \"$theirs\" to move it to this one"
+}
+
 read_digest_key() {
   local line
   [[ $DIGEST_KIND == hmac-sha256 ]] || return 0
@@ -544,6 +567,7 @@ do_push() {
   hook received
 
   take_lock
+  check_stack
   if ((GENERATION < J_GEN)); then
     refuse "older push: generation $GENERATION is older than generation $J_GEN, verified on this host; not overwriting the newer $LABEL"
   fi

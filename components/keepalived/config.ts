@@ -174,6 +174,7 @@ export function keepalivedPushParams(s: Settings, lb: LoadBalancerSettings): Pus
     fileMode: "0600",
     digestKind: "hmac-sha256",
     restoreOverHandEdits: s.push.restoreOverHandEdits,
+    takeOverFrom: s.push.takeOverFrom ?? "",
   };
 }
 

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { digestKey, exportedDigest } from "../haproxy/digest";
-import { pushDigest, type PushInput } from "../haproxy/push-script";
+import { pushDigest, pushOwner, type PushInput } from "../haproxy/push-script";
 import { LoadBalancerHostArgs, remoteFilePush, sshConnection } from "../remote-push";
 import type { LoadBalancerSettings, Settings } from "../settings";
 import {
@@ -42,7 +42,7 @@ export class KeepalivedLoadBalancer extends pulumi.ComponentResource {
     const host = keepalivedHost(s, lb);
     // The file carries the token derived from vrrpPassword: it stays secret end to end.
     const config: pulumi.Output<string> = pulumi.secret(secrets.vrrpPassword ?? "").apply((vrrpPassword) => renderKeepalivedConfig(s, lb, { vrrpPassword }));
-    const input = pulumi.all([config, pulumi.secret(secrets.sshPrivateKey)]).apply(([content, key]): PushInput => ({ content, digestKey: digestKey(key), owner: `${name}-push` }));
+    const input = pulumi.all([config, pulumi.secret(secrets.sshPrivateKey)]).apply(([content, key]): PushInput => ({ content, digestKey: digestKey(key), owner: pushOwner(pulumi.getProject(), pulumi.getStack(), `${name}-push`) }));
     this.configSha256 = pulumi.unsecret(input.apply((i) => exportedDigest(pushDigest(keepalivedPushParams(s, lb), i))));
     this.role = pulumi.output(host.role);
     this.priority = pulumi.output(host.priority);

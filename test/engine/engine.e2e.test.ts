@@ -53,6 +53,12 @@ const ok = (r: PulumiResult): PulumiResult => {
   return r;
 };
 
+/** Lock files of the file backend (`<state>/.pulumi/locks/…`): one while an update of the stack runs. */
+function stackLocks(): string[] {
+  const dir = join(project.dir, "state", ".pulumi", "locks");
+  return existsSync(dir) ? (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith(".json")) : [];
+}
+
 const settingsOf = (config: Record<string, unknown>): Settings => parseSettings(config, { sshPrivateKey: true });
 const lbEntries = (): LoadBalancerEntry[] => hosts.loadBalancers;
 const onLb = async (lb: LoadBalancerEntry, cmd: string, ...args: string[]): Promise<string> => {
@@ -206,7 +212,13 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
       procBefore[lb.name] = await procInfo(lb);
       sshBefore[lb.name] = acceptedSsh(lb).length;
     }
-    upResult = ok(await timed("up", "up", "--yes", "--skip-preview"));
+    const up = timed("up", "up", "--yes", "--skip-preview");
+    // A second `pulumi up` of the stack while this one runs is refused by the backend's stack lock
+    // (README "The push guarantee": two runs of one stack never push at once).
+    await until("the running up to hold the stack's lock", () => (stackLocks().length === 1 ? true : undefined), 120);
+    const second = await pulumi("up", "--yes", "--skip-preview");
+    expect({ failed: second.status !== 0, locked: second.out.includes("the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end") }, second.out).toEqual({ failed: true, locked: true });
+    upResult = ok(await up);
     expect(upResult.out).toMatch(/\+ 22 created/);
     const ns = settings.namespace;
 

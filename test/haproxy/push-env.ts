@@ -4,7 +4,7 @@
 // load generator that counts failed requests through HAProxy. Loopback only (127.0.3.0/24); processes
 // are stopped by pid.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync, mkdirSync, unlinkSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync, unlinkSync } from "node:fs";
 import { request } from "node:http";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
 import { digestKey } from "../../components/haproxy/digest";
@@ -237,7 +237,9 @@ export function bootHaproxy(h: LbHost, config: string): number {
   return h.master;
 }
 
-export const input = (content: string, extra: Partial<PushInput> = {}): PushInput => ({ content, digestKey: TEST_DIGEST_KEY, owner: "lb-1-push", ...extra });
+/** The owner of the test pushes: stack "dev" of the project, resource lb-1-push (pushOwner). */
+export const TEST_OWNER = "ingress-haproxy:dev:lb-1-push";
+export const input = (content: string, extra: Partial<PushInput> = {}): PushInput => ({ content, digestKey: TEST_DIGEST_KEY, owner: TEST_OWNER, ...extra });
 
 export function pushOf(h: LbHost, content: string, extra: Partial<PushInput> = {}): RemoteInvocation {
   return pushInvocation(h.params, input(content, extra), "ingress-haproxy-push");
@@ -266,6 +268,52 @@ export class Hooks {
   reset(): void {
     for (const f of spawnSync("ls", [this.dir], { encoding: "utf8" }).stdout.split("\n").filter(Boolean)) unlinkSync(`${this.dir}/${f}`);
   }
+}
+
+/** The nearest sshd ancestor of a push's process: its session on the host (gone when the session is). */
+export function sshdSessionOf(pid: number): number {
+  for (let p = pid; p > 1; ) {
+    const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    if (comm === "sshd" && p !== pid) return p;
+    p = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  }
+  throw new Error(`process ${pid} has no sshd ancestor`);
+}
+
+/**
+ * The pid of the push run as `bash -c SCRIPT name` (pushInvocation's name), once it has a child named
+ * `child` (e.g. "flock": it waits for the lock); undefined until then.
+ */
+export function pushPidNamed(name: string, child: string): number | undefined {
+  for (const entry of readdirSync("/proc").filter((e) => /^[0-9]+$/.test(e))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").slice(0, -1);
+    } catch {
+      continue;
+    }
+    if (argv.length !== 4 || argv[0] !== "bash" || argv[1] !== "-c" || argv[3] !== name) continue;
+    const pid = Number(entry);
+    if (childrenOf(pid).some((c) => commOf(c) === child)) return pid;
+  }
+  return undefined;
+}
+
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Kills a push's ssh client and waits until its sshd session on the host is gone too. */
+export async function loseSession(client: ChildProcess, pushPid: number): Promise<void> {
+  const session = sshdSessionOf(pushPid);
+  client.kill("SIGKILL");
+  await waitFor("ssh client gone", () => client.exitCode !== null || client.signalCode !== null);
+  await waitFor(`sshd session ${session} gone`, () => !isAlive(session), 30_000);
 }
 
 /** Waits until no push holds the host's lock (the guard may still be undoing a killed push). */

@@ -16,7 +16,7 @@ import { haproxyPushParams, pushInvocation, restoreInvocation } from "../../comp
 import { keepalivedPushParams, keepalivedRunningCommand, renderKeepalivedConfig } from "../../components/keepalived/config";
 import { pairSettings } from "../keepalived/cases";
 import {
-  bootHaproxy, Hooks, input, lastLine, lbHost, lockFree, servingPorts, sshRun, startLoad, startNodeNginx, startSshd, stopPid,
+  bootHaproxy, Hooks, input, lastLine, lbHost, lockFree, loseSession, pushPidNamed, servingPorts, sshRun, startLoad, startNodeNginx, startSshd, stopPid,
   type LbHost, type Sshd, type SshResult,
 } from "./push-env";
 import { isAlive, removeTempDirs, requireTools, tempDir, waitFor } from "./real-env";
@@ -182,12 +182,15 @@ describe("signals and lost sessions at each step", () => {
       const next = other;
       await matrixCase(`SIGPIPE at ${step}`, "3", next, () => pausedPush(next, step, (pid) => kill(pid, "SIGPIPE")), { exit: 0, last: pushed(next), live: "next" });
     });
-    it(`lost session (ssh client killed) at ${step}: the push completes on the host`, async () => {
+    // Before the swap a push without its session installs nothing (its run was cancelled or lost; a later
+    // run may have pushed meanwhile); after the swap it finishes on the host.
+    it(`lost session (ssh client killed, sshd session gone) at ${step}: ${before ? "nothing is installed" : "the push completes on the host"}`, async () => {
       const next = other;
-      await matrixCase(`lost session at ${step}`, "3", next, () => pausedPush(next, step, async (_pid, _guard, client) => {
-        client.kill("SIGKILL");
-        await waitFor("ssh client gone", () => client.exitCode !== null || client.signalCode !== null);
-      }), { exit: "lost", last: "", live: "next" });
+      await matrixCase(`lost session at ${step}`, "3/8", next, () => pausedPush(next, step, (pid, _guard, client) => loseSession(client, pid)), {
+        exit: "lost",
+        last: "",
+        live: before ? "prev" : "next",
+      });
     });
   }
   for (const step of AFTER_SWAP) {
@@ -382,14 +385,79 @@ describe("order and identity (finding 8)", () => {
     });
     live = next;
   });
+  it("a push whose session was lost while it waited for the lock does not overwrite the push that ran meanwhile", async () => {
+    const next = other;
+    const stale = live + "# stale: its pulumi up was cancelled while it waited for the lock\n";
+    await matrixCase("lost while waiting for the lock", "8", next, async () => {
+      hooks.pause("locked");
+      const current = push(next);
+      const [pid, guard] = await hooks.reached("locked");
+      // The stale push waits for the lock held by the current one; then its session is lost.
+      let client: ChildProcess | undefined;
+      const p = pushInvocation(h.params, input(stale, { generation: generation + 1 }), "ihp-stale-push");
+      const waiting = sshRun(sshd, p.command, p.stdin, { onSpawn: (c) => (client = c) });
+      const stalePid = await waitFor("the stale push waiting for the lock", () => pushPidNamed("ihp-stale-push", "flock"));
+      await loseSession(client!, stalePid);
+      hooks.release("locked");
+      const r = await current;
+      expect(r.code, r.stderr).toBe(0);
+      expect((await waiting).signal).toBe("SIGKILL");
+      await waitFor("the stale push to end", () => !isAlive(stalePid), 60_000);
+      return { r, pids: [pid, guard] };
+    }, { exit: 0, last: pushed(next), live: "next" });
+  });
+  it("counterfactual: the same stale push with its session still there does overwrite (why the probe exists)", async () => {
+    const next = other;
+    const prev = live;
+    const stale = live + "# stale\n";
+    hooks.pause("locked");
+    const current = push(next);
+    await hooks.reached("locked");
+    const p = pushInvocation(h.params, input(stale, { generation: generation + 1 }), "ihp-stale-push");
+    const waiting = sshRun(sshd, p.command, p.stdin);
+    await waitFor("the stale push waiting for the lock", () => pushPidNamed("ihp-stale-push", "flock"));
+    hooks.release("locked");
+    expect((await current).code).toBe(0);
+    const r = await waiting;
+    expect({ code: r.code, last: lastLine(r.stdout) }).toEqual({ code: 0, last: expect.stringMatching(pushed(stale)) });
+    expect(cfg()).toBe(stale);
+    hooks.reset();
+    const back = await push(next, { hookDir: "" });
+    expect(back.code, back.stderr).toBe(0);
+    expect(cfg()).toBe(next);
+    live = next;
+    other = prev;
+  });
+  it("a second stack pushing to the same host is refused and says which stack holds it", async () => {
+    const next = other;
+    const staging = pushInvocation(h.params, input(next + "# staging\n", { owner: "ingress-haproxy:staging:lb-1-push", generation: (generation += 10) }), "ingress-haproxy-push");
+    await matrixCase("another stack's push", "8", live, async () => ({ r: await sshRun(sshd, staging.command, staging.stdin), pids: [] }), {
+      exit: 1,
+      last:
+        'the verified haproxy.cfg on this host was pushed by stack ingress-haproxy:dev (lb-1-push), not by this stack ingress-haproxy:staging; one host is managed by one stack: remove it from one of them, or set push.takeOverFrom: "ingress-haproxy:dev" to move it to this one; nothing changed',
+      live: "prev",
+    });
+  });
+  it("push.takeOverFrom names the stack that held the host: the push takes it over", async () => {
+    const next = other;
+    const takeOver = pushInvocation({ ...h.params, takeOverFrom: "ingress-haproxy:dev" }, input(next, { owner: "ingress-haproxy:staging:lb-1-push", generation: (generation += 10) }), "ingress-haproxy-push");
+    const r = await sshRun(sshd, takeOver.command, takeOver.stdin);
+    expect({ code: r.code, last: lastLine(r.stdout) }).toEqual({ code: 0, last: expect.stringMatching(pushed(next)) });
+    expect(readFileSync(`${h.cfgPath}.journal`, "utf8").trim().split(/ +/).slice(0, 3)).toEqual(["idle", String(generation), "ingress-haproxy:staging:lb-1-push"]);
+    // And back to the test's own stack the same way (the rest of the matrix pushes as dev).
+    const back = pushInvocation({ ...h.params, takeOverFrom: "ingress-haproxy:staging" }, input(live, { generation: (generation += 10) }), "ingress-haproxy-push");
+    const b = await sshRun(sshd, back.command, back.stdin);
+    expect(b.code, b.stderr).toBe(0);
+    expect(cfg()).toBe(live);
+  });
   it("LB rename: the new resource pushes first, the old resource's destroy leaves the host alone", async () => {
     const next = other;
-    const moved = await push(next, { owner: "ingress-lb-lb-renamed-push" });
+    const moved = await push(next, { owner: "ingress-haproxy:dev:ingress-lb-lb-renamed-push" });
     expect(moved.code, moved.stderr).toBe(0);
-    const oldDelete = restoreInvocation(h.settings, h.params, input(next, { owner: "lb-1-push" }), "ingress-haproxy-restore");
+    const oldDelete = restoreInvocation(h.settings, h.params, input(next), "ingress-haproxy-restore");
     await matrixCase("LB rename: old delete after new push", "8", next, async () => ({ r: await sshRun(sshd, oldDelete.command, oldDelete.stdin), pids: [] }), {
       exit: 0,
-      last: `the verified haproxy.cfg on this host was pushed by ingress-lb-lb-renamed-push, not by lb-1-push; leaving it and ${h.cfgPath}.orig in place`,
+      last: `the verified haproxy.cfg on this host was pushed by ingress-haproxy:dev:ingress-lb-lb-renamed-push, not by ingress-haproxy:dev:lb-1-push; leaving it and ${h.cfgPath}.orig in place`,
       live: "next",
     });
   });

@@ -60,6 +60,7 @@ describe("haproxyPushParams", () => {
       fileMode: "0644",
       digestKind: "sha256",
       restoreOverHandEdits: false,
+      takeOverFrom: "",
     });
   });
   it("stats on: the file holds a password hash, mode 0600 and keyed digests", () => {
@@ -86,7 +87,7 @@ describe("rendered scripts", () => {
     expect(head.filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split("=")[0])).toEqual([
       "MODE", "LABEL", "SERVICE", "TARGET", "VALIDATE_COMMAND", "BIND_CHECK", "BIND_CHECK_BEFORE_RELOAD", "RELOAD_COMMAND", "VERIFY_KIND", "PID_FILE",
       "RELOAD_MARKER", "VERIFY_COMMAND", "LOCK_TIMEOUT", "VERIFY_TIMEOUT", "FILE_MODE", "DIGEST_KIND", "EXPECT_BYTES", "EXPECT_DIGEST", "GENERATION", "OWNER",
-      "RESTORE_OVER_EDITS", "HOOK_DIR",
+      "RESTORE_OVER_EDITS", "TAKE_OVER_FROM", "HOOK_DIR",
     ]);
     expect(Object.fromEntries(pushAssignments(p, "push", input(cfg)))).toMatchObject({
       EXPECT_BYTES: String(Buffer.byteLength(cfg)),
@@ -134,6 +135,7 @@ describe("rendered scripts", () => {
     expect(bad({ fileMode: "rw" })).toThrow('fileMode must be an octal mode such as 0644, got "rw"');
     expect(bad({ lockTimeoutSeconds: 0 })).toThrow("lockTimeoutSeconds must be a whole number of seconds >= 1, got 0");
     expect(bad({ label: "a b" })).toThrow("label and service may hold only letters, digits, '.', '_' and '-'");
+    expect(bad({ takeOverFrom: "staging" })).toThrow('takeOverFrom must be <project>:<stack>, got "staging"');
     expect(() => renderPushScript(p, "push", { ...input(cfg), generation: -1 })).toThrow("generation must be a whole number >= 0, got -1");
     expect(() => renderPushScript(p, "push", { ...input(cfg), owner: "a b" })).toThrow('owner must be a resource name');
   });

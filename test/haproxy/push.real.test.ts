@@ -318,6 +318,7 @@ describe("generic params (as keepalived uses them)", () => {
       fileMode: "0600",
       digestKind: "sha256",
       restoreOverHandEdits: false,
+      takeOverFrom: "",
       ...over,
     };
   }

@@ -164,6 +164,7 @@ describe("per-host view, role and push parameters", () => {
       fileMode: "0600",
       digestKind: "hmac-sha256",
       restoreOverHandEdits: false,
+      takeOverFrom: "",
     });
     expect(keepalivedRunningCommand("/run/keepalived.pid")).toBe(p.verify.kind === "keepalived-reload-file" ? p.verify.command : "");
     const input = { content: "x\n", digestKey: "ab".repeat(32), owner: "ka-push" };

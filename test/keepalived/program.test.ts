@@ -50,7 +50,7 @@ describe("index.ts with keepalived on an LB pair", () => {
       const push = byName(`ingress-lb-${lb.name}-keepalived-push`);
       const expected = renderKeepalivedConfig(s, lb, { vrrpPassword: VRRP });
       expect(isSecretInput(push.inputs.stdin)).toBe(true);
-      const input = { content: expected, digestKey: digestKey(SSH_KEY), owner: `ingress-lb-${lb.name}-keepalived-push` };
+      const input = { content: expected, digestKey: digestKey(SSH_KEY), owner: `ingress-haproxy:test:ingress-lb-${lb.name}-keepalived-push` };
       expect(unwrapSecret(push.inputs.stdin)).toBe(`digest-key ${digestKey(SSH_KEY)}\n${expected}`);
       expect(push.inputs.create).toBe(keepalivedPushCommand(s, lb, input).command);
       expect(push.inputs.delete).toBe(keepalivedRestoreCommand(s, lb, input).command);

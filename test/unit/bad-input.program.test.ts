@@ -47,12 +47,13 @@ const CASES: [string, (raw: Record<string, any>) => Record<string, any>, [string
   ["the same node as IPv4 and IPv4-mapped IPv6", (r) => ((r.nodes[1].address = "::ffff:192.0.2.11"), r), ["nodes[1].address", "::ffff:192.0.2.11 is the same address as nodes[0] (192.0.2.11); list each node once"]],
   ["the same LB as IPv4 and IPv4-mapped IPv6", (r) => (r.loadBalancers.push({ name: "lb-2", address: "::FFFF:198.51.100.10", hostKey: HOST_KEY_1 }), r), ["loadBalancers[1].address", "::FFFF:198.51.100.10 is the same address as loadBalancers[0] (198.51.100.10); list each load-balancer host once"]],
   ["an LB at a node's address, IPv4-mapped", (r) => ((r.loadBalancers[0].address = "::ffff:c000:20c"), r), ["loadBalancers[0].address", "::ffff:c000:20c is also a node address; a load balancer must be a separate host"]],
+  ["push.takeOverFrom without the project", (r) => ((r.push = { takeOverFrom: "staging" }), r), ["push.takeOverFrom", "\"staging\" must name a stack as <project>:<stack>, e.g. ingress-haproxy:staging (the name the refused push printed)"]],
   ["a namespace that is not a DNS label", (r) => ((r.namespace = "Nginx_Ingress"), r), ["namespace", `"Nginx_Ingress" must be a DNS label: lower-case letters, digits and '-', at most 63 characters, e.g. node-1`]],
 ];
 
 describe("index.ts rejects each bad string before registering anything", () => {
   it("covers every case below (none dropped by a refactor)", () => {
-    expect(CASES.length).toBe(22);
+    expect(CASES.length).toBe(23);
   });
 
   it.each(CASES)("%s", async (_what, change, [path, message]) => {

@@ -55,7 +55,7 @@ describe("index.ts on the dev stack", () => {
     });
 
     const push = recorded.find((r) => r.type === "command:remote:Command")!;
-    const input = { content: expectedConfig, digestKey: digestKey(SSH_KEY), owner: "ingress-lb-lb-1-push" };
+    const input = { content: expectedConfig, digestKey: digestKey(SSH_KEY), owner: "ingress-haproxy:test:ingress-lb-lb-1-push" };
     // A secret-free haproxy.cfg goes as it is; stdin is secret anyway (derived from the SSH key).
     expect(unwrapSecret(push.inputs.stdin)).toBe(expectedConfig);
     expect(push.inputs.create).toBe(pushCommand(s, s.loadBalancers[0], input).command);

@@ -49,6 +49,18 @@ function discoveryStack(nodeDiscovery: Record<string, unknown> = { selector: ING
   stackConfig({ ...raw, nodeDiscovery }, { sshPrivateKey: TEST_SSH_KEY }, { "kubernetes:kubeconfig": api.kubeconfig });
 }
 
+/** backendSource when the selector finds node-1..3 (the dev stack's nodes). */
+const THREE_NODES = {
+  selector: INGRESS_SELECTOR,
+  addressType: "InternalIP",
+  nodes: [
+    { name: "node-1", address: "192.0.2.11" },
+    { name: "node-2", address: "192.0.2.12" },
+    { name: "node-3", address: "192.0.2.13" },
+  ],
+  leftOut: [],
+};
+
 const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
 const failure = (p: Promise<unknown>) =>
   p.then(
@@ -74,16 +86,7 @@ describe("index.ts with nodeDiscovery", () => {
     expect(stdin).toBe(listedStdin);
     const s = settingsOf(devRaw());
     expect(stdin).toBe(renderHaproxyConfig(s, s.loadBalancers[0]));
-    expect(await value(out.backendSource)).toEqual({
-      selector: INGRESS_SELECTOR,
-      addressType: "InternalIP",
-      nodes: [
-        { name: "node-1", address: "192.0.2.11" },
-        { name: "node-2", address: "192.0.2.12" },
-        { name: "node-3", address: "192.0.2.13" },
-      ],
-      leftOut: [],
-    });
+    expect(await value(out.backendSource)).toEqual(THREE_NODES);
     expect(await value(out.backends)).toEqual({ http: ["192.0.2.11:30111", "192.0.2.12:30111", "192.0.2.13:30111"], https: ["192.0.2.11:30112", "192.0.2.12:30112", "192.0.2.13:30112"] });
   });
 
@@ -133,18 +136,7 @@ describe("index.ts refuses before registering a resource", () => {
   });
 
   it("the shrink guard: 2 of 3 deployed backends gone fails, naming them and the setting; only the self-reference was registered", async () => {
-    deployedOutputs = {
-      backendSource: {
-        selector: INGRESS_SELECTOR,
-        addressType: "InternalIP",
-        nodes: [
-          { name: "node-1", address: "192.0.2.11" },
-          { name: "node-2", address: "192.0.2.12" },
-          { name: "node-3", address: "192.0.2.13" },
-        ],
-        leftOut: [],
-      },
-    };
+    deployedOutputs = { backendSource: THREE_NODES };
     api.nodes = clusterNodes().filter((n) => n.metadata?.name !== "node-2" && n.metadata?.name !== "node-3");
     discoveryStack();
     expect(await failure(runProgram())).toEqual({

@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, KubeConfig, Observable, type ObservableMiddleware } from "@kubernetes/client-node";
 import { DiscoveryError, NodeObject } from "./select-nodes";
 
 export interface ClusterAccess {
@@ -53,13 +53,28 @@ export function describeCluster(kc: KubeConfig): string {
   return `${kc.getCurrentCluster()?.server ?? "no cluster"} (context ${JSON.stringify(kc.getCurrentContext())})`;
 }
 
-/** Every Node of the cluster (the selector is applied by selectNodes, the same code as for a saved list). */
+/**
+ * Every Node of the cluster (the selector is applied by selectNodes, the same code as for a saved list).
+ * The client opens a new connection pool per request and never closes it (an HTTP/2 session to a real
+ * API server stays open for minutes): it is closed here, or a failing preview would wait for it.
+ */
 export async function listClusterNodes(kc: KubeConfig): Promise<NodeObject[]> {
+  const pools: { close(): Promise<void> }[] = [];
+  const keepPool: ObservableMiddleware = {
+    pre: (context) => {
+      const pool = context.getDispatcher();
+      if (pool) pools.push(pool);
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
   try {
-    return (await kc.makeApiClient(CoreV1Api).listNode()).items;
+    return (await kc.makeApiClient(CoreV1Api).listNode({}, { middleware: [keepPool], middlewareMergeStrategy: "append" })).items;
   } catch (e) {
     const code = (e as { code?: number }).code;
     const reason = code ? `the API server answered HTTP ${code}${code === 403 ? " (the credentials may not list nodes: discovery needs `list` on `nodes`, cluster-wide)" : ""}` : (e as Error).message.split("\n")[0];
     throw accessError(`cannot list the Nodes of ${describeCluster(kc)}: ${reason}; check kubernetes:kubeconfig / KUBECONFIG and kubernetes:context`);
+  } finally {
+    await Promise.all(pools.map((p) => p.close()));
   }
 }

@@ -181,6 +181,13 @@ describe("listing with the real client against the stand-in API server", () => {
     ]);
   });
 
+  it("closes its connection after listing, though the server offers to keep it for 600 s (a failing preview would wait for it)", async () => {
+    api.nodes = clusterNodes();
+    await listClusterNodes(loadKubeConfig({ kubeconfig: api.kubeconfig }));
+    // Bounded by this test's timeout (60 s): without the close, the client keeps the connection for the server's 600 s.
+    await api.connectionsClosed();
+  });
+
   it("takes the kubeconfig contents too, and KUBECONFIG when the stack sets none", async () => {
     api.nodes = clusterNodes();
     const { readFileSync } = await import("node:fs");

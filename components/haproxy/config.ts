@@ -28,7 +28,7 @@ export function hostPort(address: string, port: number): string {
 }
 
 /**
- * The HAProxy server name of a node: its name. Node names are validated DNS labels, unique per
+ * The HAProxy server name of a node: its name. Node names are validated Kubernetes node names (DNS subdomains: letters, digits, - and .), unique per
  * stack, so they are valid, unique and stable HAProxy identifiers; a node keeps its name (and its
  * stats and log history) when others are added or removed.
  */

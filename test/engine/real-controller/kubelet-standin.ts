@@ -88,6 +88,21 @@ export class KubeletStandin {
     return this.pods.get(`${namespace}/${name}`);
   }
 
+  /**
+   * Ends the container's process (SIGTERM) as a crash would; the restart loop starts it again after
+   * its back-off. Resolves once the new process is running.
+   */
+  async restartContainer(p: RunningPod): Promise<void> {
+    const old = p.proc;
+    if (!old) throw new Error(`${p.key}: no process to restart`);
+    const restarts = p.restarts;
+    old.signal("SIGTERM");
+    while (p.restarts === restarts || p.proc === old) {
+      if (p.stopping) throw new Error(`${p.key}: removed while restarting`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     while (this.busy) await new Promise((r) => setTimeout(r, 50));

@@ -9,10 +9,11 @@
 //   - runs the container's readinessProbe (httpGet) from the node's namespace with its period, timeout
 //     and thresholds, and writes the result into the pod's Ready/ContainersReady conditions, which the
 //     real EndpointSlice controller and kube-proxy then follow;
+//   - runs the container's livenessProbe (httpGet) the same way and, after failureThreshold failures in
+//     a row, ends the process (SIGTERM, SIGKILL after 10 s) so that it is restarted;
 //   - restarts a container whose process exits (restartPolicy Always), after a 2 s back-off;
 //   - stops the process and removes the sandbox when the pod is deleted.
-// Not done: liveness probes (a failing liveness probe does not restart anything), preStop hooks,
-// resource limits, image pulls.
+// Not done: preStop hooks, startup probes, resource limits, image pulls, back-off growth.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Api } from "./api";
@@ -41,8 +42,9 @@ export interface KubeletOptions {
   readonly log: (line: string) => void;
 }
 
-interface Probe {
+export interface Probe {
   path: string;
+  initialDelaySeconds: number;
   port: number;
   periodSeconds: number;
   timeoutSeconds: number;
@@ -62,8 +64,12 @@ export interface RunningPod {
   restarts: number;
   exits: (number | string)[];
   ready: boolean;
-  /** Results of every probe, oldest first (HTTP status, 0 = no answer). */
+  /** Results of every readiness probe, oldest first (HTTP status, 0 = no answer). */
   probes: number[];
+  /** The liveness probe the stand-in runs (the container's, or one a test set with setLivenessProbe). */
+  livenessProbe?: Probe;
+  /** How often the liveness probe ended the process. */
+  livenessKills: number;
   /** When the process was started last (ms). */
   startedAt: number;
   stopping: boolean;
@@ -92,10 +98,12 @@ export class KubeletStandin {
    * Ends the container's process (SIGTERM) as a crash would; the restart loop starts it again after
    * its back-off. Resolves once the new process is running.
    */
-  async restartContainer(p: RunningPod): Promise<void> {
+  async restartContainer(p: RunningPod, onExit?: () => void): Promise<void> {
     const old = p.proc;
     if (!old) throw new Error(`${p.key}: no process to restart`);
     const restarts = p.restarts;
+    // During the restart back-off, before the new process starts.
+    if (onExit) void old.exited.then(onExit);
     old.signal("SIGTERM");
     while (p.restarts === restarts || p.proc === old) {
       if (p.stopping) throw new Error(`${p.key}: removed while restarting`);
@@ -167,13 +175,15 @@ export class KubeletStandin {
       exits: [],
       ready: false,
       probes: [],
+      livenessProbe: this.probeSpec(c, "livenessProbe"),
+      livenessKills: 0,
       startedAt: 0,
       stopping: false,
     };
     this.pods.set(key, running);
     running.relay = this.o.relay.into(sandbox.netns, sandbox.dir);
     this.runContainer(running, pod, image);
-    const probe = this.readinessProbe(c);
+    const probe = this.probeSpec(c, "readinessProbe");
     if (probe) this.probeLoop(running, pod, probe);
     this.o.log(`kubelet-standin: started ${key} on ${node.name} at ${running.ip} (${c.image})`);
   }
@@ -192,6 +202,7 @@ export class KubeletStandin {
     p.startedAt = Date.now();
     const proc = p.sandbox.run(c.name, image.command, args, { env, uid: image.uid, cwd: image.cwd, nginxDirs: image.nginxDirs, log: join(p.sandbox.dir, `${c.name}.log`) });
     p.proc = proc;
+    this.livenessLoop(p, proc);
     void proc.exited.then(async (code) => {
       if (p.stopping || p.proc !== proc) return;
       p.exits.push(code);
@@ -205,14 +216,20 @@ export class KubeletStandin {
     });
   }
 
-  private readinessProbe(c: any): Probe | undefined {
-    const r = c.readinessProbe;
+  /** Sets (or with undefined removes) the liveness probe of `p`; it applies from the process's next start. */
+  setLivenessProbe(p: RunningPod, probe: Probe | undefined): void {
+    p.livenessProbe = probe;
+  }
+
+  private probeSpec(c: any, kind: "readinessProbe" | "livenessProbe"): Probe | undefined {
+    const r = c[kind];
     if (!r) return undefined;
-    if (!r.httpGet) throw new Error(`container ${c.name}: the stand-in runs httpGet readiness probes only`);
+    if (!r.httpGet) throw new Error(`container ${c.name}: the stand-in runs httpGet probes only (${kind})`);
     const port = typeof r.httpGet.port === "number" ? r.httpGet.port : c.ports?.find((p: any) => p.name === r.httpGet.port)?.containerPort;
-    if (!port) throw new Error(`container ${c.name}: readiness probe port ${r.httpGet.port} not found`);
+    if (!port) throw new Error(`container ${c.name}: ${kind} port ${r.httpGet.port} not found`);
     return {
       path: r.httpGet.path ?? "/",
+      initialDelaySeconds: r.initialDelaySeconds ?? 0,
       port,
       periodSeconds: r.periodSeconds ?? 10,
       timeoutSeconds: r.timeoutSeconds ?? 1,
@@ -243,6 +260,29 @@ export class KubeletStandin {
       setTimeout(() => void once(), probe.periodSeconds * 1000);
     };
     void once();
+  }
+
+  /** Like the kubelet's liveness prober, for one run of the process: from initialDelaySeconds after its start. */
+  private livenessLoop(p: RunningPod, proc: Proc): void {
+    const probe = p.livenessProbe;
+    if (!probe) return;
+    const node = this.o.nodes.find((n) => n.name === p.node)!;
+    let failures = 0;
+    const current = () => !p.stopping && p.proc === proc && p.livenessProbe === probe;
+    const once = async () => {
+      if (!current()) return;
+      const code = await httpStatusFrom(node.netns, `http://${p.ip}:${probe.port}${probe.path}`, probe.timeoutSeconds);
+      if (!current()) return;
+      failures = code >= 200 && code < 400 ? 0 : failures + 1;
+      if (failures >= probe.failureThreshold) {
+        p.livenessKills++;
+        this.o.log(`kubelet-standin: ${p.key} ${p.containerName} failed its liveness probe ${failures} times; killing it`);
+        void proc.stop(10_000);
+        return;
+      }
+      setTimeout(() => void once(), probe.periodSeconds * 1000);
+    };
+    setTimeout(() => void once(), probe.initialDelaySeconds * 1000);
   }
 
   private async setReady(p: RunningPod, ready: boolean): Promise<void> {

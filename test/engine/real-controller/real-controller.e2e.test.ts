@@ -21,7 +21,7 @@ import { type PulumiProject, type PulumiResult, pulumiProject } from "../pulumi-
 import { type AccessLine, accessLines, configApplied, forbiddenLines, headerLines, logOf, logSince } from "./controller-logs";
 import { echoAppYaml, HOST } from "./echo-app";
 import { CONTROLLER_IMAGE, ROOT, type World, until, worldUp } from "./environment";
-import type { RunningPod } from "./kubelet-standin";
+import type { Probe, RunningPod } from "./kubelet-standin";
 
 const STACK = "realctl";
 const PROJECT = "ingress-haproxy";
@@ -61,6 +61,12 @@ const runningOn = (node: string): RunningPod => {
 };
 const served = (path: string): AccessLine[] => accessLines(running(), path);
 const configMapPath = () => `/api/v1/namespaces/${ns()}/configmaps/${settings.configMapName}`;
+
+/**
+ * The f5 liveness probe the program rendered before defect 3's fix (`git show 142ab34^:components/controller/manifests.ts`):
+ * /nginx-ready on the probe port, 10 s initial delay, every 10 s, 1 s timeout, 5 failures.
+ */
+const PRE_FIX_LIVENESS: Probe = { path: "/nginx-ready", port: 8081, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 1, failureThreshold: 5, successThreshold: 1 };
 
 /** The X-Forwarded-For lines the program makes the controller send (defect 1's fix): the PROXY address first. */
 const fixedForwardedFor = (clientSent?: string): string[] => [CLIENT_ADDR, clientSent ? `${clientSent}, ${CLIENT_ADDR}` : CLIENT_ADDR];
@@ -415,6 +421,43 @@ describe.runIf(RUN)("the real controller and kube-proxy, deployed by pulumi up",
         await world.api.post("/apis/networking.k8s.io/v1/ingressclasses", ingressClassManifest(settings));
       }
       await until("node-3's pod Ready again once its IngressClass exists", () => podReadyOn("node-3"), 60_000, 200);
+      for (const lb of world.hosts.loadBalancers) await waitAllServers(lb, "UP", 30_000);
+    });
+
+    it("3. no liveness probe on /nginx-ready: a controller whose first sync outlasts the pre-fix probe is not killed; with that probe it is", async () => {
+      const [ds] = (await world.api.get(`/apis/apps/v1/namespaces/${ns()}/daemonsets`)).items;
+      const [container] = ds.spec.template.spec.containers;
+      expect(container.livenessProbe).toBeUndefined();
+      expect(container.readinessProbe.httpGet).toEqual({ path: "/nginx-ready", port: 8081, scheme: "HTTP" });
+      // node-3's pod as deployed; node-1's pod with the pre-fix liveness probe added (counterfactual).
+      const fixed = runningOn("node-3");
+      const preFix = runningOn("node-1");
+      world.kubelet.setLivenessProbe(preFix, PRE_FIX_LIVENESS);
+      const p = PRE_FIX_LIVENESS;
+      // The pre-fix probe kills after its initial delay and failureThreshold failed probes a period apart.
+      const killedWithinMs = (p.initialDelaySeconds + p.periodSeconds * (p.failureThreshold - 1) + p.timeoutSeconds) * 1000;
+      // The slow start lasts one more probe period than that (the stand-in's timers add up to 1 s of margin).
+      const slowStartMs = killedWithinMs + p.periodSeconds * 1000;
+      const exits = [fixed.exits.length, preFix.exits.length];
+      // Both controllers restart while their pod cannot reach the API server: the first sync cannot finish.
+      await Promise.all([fixed, preFix].map((r) => world.kubelet.restartContainer(r, () => r.relay!.signal("SIGSTOP"))));
+      const startedAt = Date.now();
+      const fixedProc = fixed.proc;
+      const preFixStartedAt = preFix.startedAt;
+      try {
+        const killedAt = await until("the pre-fix liveness probe killing node-1's controller", async () => (preFix.livenessKills === 1 ? Date.now() : undefined), killedWithinMs + 3000, 100);
+        // Not before its delay and five failures (startedAt: when the stand-in spawned that process).
+        expect(killedAt - preFixStartedAt).toBeGreaterThanOrEqual((p.initialDelaySeconds + p.periodSeconds * (p.failureThreshold - 1)) * 1000);
+        await until("the slow start's end", async () => Date.now() - startedAt >= slowStartMs, slowStartMs + 1000, 200);
+        expect([fixed.proc, fixed.exits.length, fixed.livenessKills]).toEqual([fixedProc, exits[0] + 1, 0]);
+        expect(await podReadyOn("node-3")).toBe(false);
+      } finally {
+        for (const r of [fixed, preFix]) r.relay!.signal("SIGCONT");
+        world.kubelet.setLivenessProbe(preFix, undefined);
+      }
+      await until("both pods Ready once the API is reachable", async () => (await podReadyOn("node-3")) && (await podReadyOn("node-1")), 60_000, 200);
+      expect([fixed.proc, fixed.exits.length]).toEqual([fixedProc, exits[0] + 1]);
+      expect(preFix.exits.length).toBeGreaterThanOrEqual(exits[1] + 2);
       for (const lb of world.hosts.loadBalancers) await waitAllServers(lb, "UP", 30_000);
     });
 

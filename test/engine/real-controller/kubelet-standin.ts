@@ -98,13 +98,11 @@ export class KubeletStandin {
    * Ends the container's process (SIGTERM) as a crash would; the restart loop starts it again after
    * its back-off. Resolves once the new process is running.
    */
-  async restartContainer(p: RunningPod, onExit?: () => void): Promise<void> {
+  async restartContainer(p: RunningPod): Promise<void> {
     const old = p.proc;
     if (!old) throw new Error(`${p.key}: no process to restart`);
     const restarts = p.restarts;
-    // During the restart back-off, before the new process starts.
-    if (onExit) void old.exited.then(onExit);
-    old.signal("SIGTERM");
+    process.kill(old.pid, "SIGTERM");
     while (p.restarts === restarts || p.proc === old) {
       if (p.stopping) throw new Error(`${p.key}: removed while restarting`);
       await new Promise((r) => setTimeout(r, 50));

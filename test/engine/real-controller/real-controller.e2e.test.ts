@@ -249,12 +249,13 @@ describe.runIf(RUN)("the real controller and kube-proxy, deployed by pulumi up",
     it("a forged PROXY header sent straight to a NodePort by a non-LB host is not trusted: the controller uses the real peer", async () => {
       const node = world.hosts.nodes[0];
       const path = uniquePath("forged");
-      const payload = `PROXY TCP4 ${SPOOFED} ${node.address} 40000 30111\r\nGET ${path} HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`;
+      // HTTP/1.0: the answer comes unchunked, its body is the echo app's JSON as is.
+      const payload = `PROXY TCP4 ${SPOOFED} ${node.address} 40000 30111\r\nGET ${path} HTTP/1.0\r\nHost: ${HOST}\r\n\r\n`;
       const r = await onHost(CLIENT, process.execPath, [join(ROOT, "test/netns/rawsend.mjs"), JSON.stringify({ host: node.address, port: 30111, payload, timeoutMs: 3000 })]);
       const out = JSON.parse(r.stdout);
       expect(out.connected).toBe(true);
       expect(out.response).toMatch(/^HTTP\/1\.1 200 /);
-      const body = JSON.parse(out.response.split("\r\n\r\n")[1]);
+      const body = JSON.parse(out.response.slice(out.response.indexOf("\r\n\r\n") + 4));
       expect(headerLines(body, "x-real-ip")).toEqual([CLIENT_ADDR]);
       expect(headerLines(body, "x-forwarded-for")).toEqual(fixedForwardedFor());
       expect((await servedLines(path)).map((l) => [l.node, l.remoteAddr])).toEqual([[node.name, CLIENT_ADDR]]);
@@ -432,30 +433,43 @@ describe.runIf(RUN)("the real controller and kube-proxy, deployed by pulumi up",
       // node-3's pod as deployed; node-1's pod with the pre-fix liveness probe added (counterfactual).
       const fixed = runningOn("node-3");
       const preFix = runningOn("node-1");
-      world.kubelet.setLivenessProbe(preFix, PRE_FIX_LIVENESS);
       const p = PRE_FIX_LIVENESS;
       // The pre-fix probe kills after its initial delay and failureThreshold failed probes a period apart.
       const killedWithinMs = (p.initialDelaySeconds + p.periodSeconds * (p.failureThreshold - 1) + p.timeoutSeconds) * 1000;
-      // The slow start lasts one more probe period than that (the stand-in's timers add up to 1 s of margin).
-      const slowStartMs = killedWithinMs + p.periodSeconds * 1000;
+      // The slow first sync lasts one probe period longer than that.
+      const slowSyncMs = killedWithinMs + p.periodSeconds * 1000;
+      // Hold the first sync back: the informers' list of configmaps, pods and secrets is refused (as a slow
+      // or failing list would), so the caches never fill and /nginx-ready answers 503; the process runs.
+      const clusterRole = rbacManifests(settings).find((o) => o.kind === "ClusterRole")! as any;
+      const rolePath = `/apis/rbac.authorization.k8s.io/v1/clusterroles/${clusterRole.metadata.name}`;
+      const rules: any[] = clusterRole.rules;
+      const held = rules.filter((r) => !(r.resources.includes("secrets") && r.verbs.includes("list")));
+      expect(held).toHaveLength(rules.length - 1);
       const exits = [fixed.exits.length, preFix.exits.length];
-      // Both controllers restart while their pod cannot reach the API server: the first sync cannot finish.
-      await Promise.all([fixed, preFix].map((r) => world.kubelet.restartContainer(r, () => r.relay!.signal("SIGSTOP"))));
-      const startedAt = Date.now();
-      const fixedProc = fixed.proc;
-      const preFixStartedAt = preFix.startedAt;
+      const fromProbe = fixed.probes.length;
+      world.kubelet.setLivenessProbe(preFix, p);
+      await world.api.patch(rolePath, { rules: held });
+      let fixedProc: unknown;
       try {
+        await Promise.all([fixed, preFix].map((r) => world.kubelet.restartContainer(r)));
+        const startedAt = Date.now();
+        fixedProc = fixed.proc;
+        const preFixStartedAt = preFix.startedAt;
         const killedAt = await until("the pre-fix liveness probe killing node-1's controller", async () => (preFix.livenessKills === 1 ? Date.now() : undefined), killedWithinMs + 3000, 100);
-        // Not before its delay and five failures (startedAt: when the stand-in spawned that process).
+        // Not before its delay and failureThreshold failures (preFixStartedAt: when the stand-in spawned it).
         expect(killedAt - preFixStartedAt).toBeGreaterThanOrEqual((p.initialDelaySeconds + p.periodSeconds * (p.failureThreshold - 1)) * 1000);
-        await until("the slow start's end", async () => Date.now() - startedAt >= slowStartMs, slowStartMs + 1000, 200);
+        await until("the slow first sync's end", async () => Date.now() - startedAt >= slowSyncMs, slowSyncMs + 1000, 200);
         expect([fixed.proc, fixed.exits.length, fixed.livenessKills]).toEqual([fixedProc, exits[0] + 1, 0]);
-        expect(await podReadyOn("node-3")).toBe(false);
+        const probed = fixed.probes.slice(fromProbe);
+        expect(probed).toContain(503);
+        expect(probed.filter((c) => c === 200)).toEqual([]);
       } finally {
-        for (const r of [fixed, preFix]) r.relay!.signal("SIGCONT");
+        await world.api.patch(rolePath, { rules });
         world.kubelet.setLivenessProbe(preFix, undefined);
       }
-      await until("both pods Ready once the API is reachable", async () => (await podReadyOn("node-3")) && (await podReadyOn("node-1")), 60_000, 200);
+      expect((await world.api.get(rolePath)).rules).toEqual(rules);
+      // The informers retry their list with client-go's back-off (up to 30 s, jittered up to twice that).
+      await until("both pods Ready once their first sync completes", async () => (await podReadyOn("node-3")) && (await podReadyOn("node-1")), 90_000, 200);
       expect([fixed.proc, fixed.exits.length]).toEqual([fixedProc, exits[0] + 1]);
       expect(preFix.exits.length).toBeGreaterThanOrEqual(exits[1] + 2);
       for (const lb of world.hosts.loadBalancers) await waitAllServers(lb, "UP", 30_000);

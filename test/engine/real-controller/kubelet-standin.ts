@@ -12,8 +12,11 @@
 //   - runs the container's livenessProbe (httpGet) the same way and, after failureThreshold failures in
 //     a row, ends the process (SIGTERM, SIGKILL after 10 s) so that it is restarted;
 //   - restarts a container whose process exits (restartPolicy Always), after a 2 s back-off;
-//   - stops the process and removes the sandbox when the pod is deleted.
-// Not done: preStop hooks, startup probes, resource limits, image pulls, back-off growth.
+//   - when the pod is gone from the API (kwok deletes a terminating pod at once, so its endpoint goes
+//     first, as with a kubelet that reports the pod terminating): runs the container's preStop exec
+//     command in the pod's namespaces, then SIGTERM, SIGKILL at the end of terminationGracePeriodSeconds,
+//     and removes the sandbox.
+// Not done: startup probes, resource limits, image pulls, back-off growth.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Api } from "./api";
@@ -70,6 +73,9 @@ export interface RunningPod {
   livenessProbe?: Probe;
   /** How often the liveness probe ended the process. */
   livenessKills: number;
+  /** The container's preStop exec command, and the pod's grace period (s). */
+  readonly preStop?: string[];
+  readonly graceSeconds: number;
   /** When the process was started last (ms). */
   startedAt: number;
   stopping: boolean;
@@ -77,10 +83,21 @@ export interface RunningPod {
 
 const expand = (s: string, env: Record<string, string>) => s.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, k) => env[k] ?? m);
 
+export interface PodEvent {
+  readonly at: number;
+  readonly kind: "started" | "deleted" | "stopped";
+  readonly key: string;
+  readonly node: string;
+}
+
 export class KubeletStandin {
   readonly pods = new Map<string, RunningPod>();
   readonly errors: string[] = [];
+  /** When each pod's process was first started, when its pod left the API, when its process ended. */
+  readonly events: PodEvent[] = [];
   private timer?: NodeJS.Timeout;
+  /** Teardowns of deleted pods still running their preStop hook. */
+  private readonly teardowns = new Set<Promise<void>>();
   private busy = false;
 
   constructor(private readonly o: KubeletOptions) {}
@@ -112,25 +129,29 @@ export class KubeletStandin {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     while (this.busy) await new Promise((r) => setTimeout(r, 50));
-    for (const p of [...this.pods.values()]) await this.teardown(p);
+    await Promise.all([...this.teardowns, ...[...this.pods.values()].map((p) => this.teardown(p, false))]);
   }
 
   private async tick(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
-      const seen = new Set<string>();
-      for (const ns of this.o.namespaces) {
-        const list = await this.o.api.get(`/api/v1/namespaces/${ns}/pods`);
-        for (const pod of list.items) {
-          const key = `${ns}/${pod.metadata.name}`;
-          const running = this.pods.get(key);
-          if (pod.metadata.deletionTimestamp || (running && running.uid !== pod.metadata.uid)) continue;
-          seen.add(key);
-          if (!running && pod.status?.phase === "Running" && pod.status.podIP && pod.spec.nodeName) await this.startPod(pod);
-        }
+      const listed: any[] = [];
+      for (const ns of this.o.namespaces) listed.push(...(await this.o.api.get(`/api/v1/namespaces/${ns}/pods`)).items);
+      const live = listed.filter((pod) => !pod.metadata.deletionTimestamp);
+      const current = new Set(live.map((pod) => `${pod.metadata.namespace}/${pod.metadata.name}/${pod.metadata.uid}`));
+      // Pods gone first (a rollout's next pod then never seems to start before the last one left).
+      // Not awaited: a preStop hook runs for seconds while the other pods are looked after.
+      for (const p of [...this.pods.values()]) {
+        if (current.has(`${p.key}/${p.uid}`)) continue;
+        const t = this.teardown(p, true);
+        this.teardowns.add(t);
+        void t.finally(() => this.teardowns.delete(t));
       }
-      for (const p of [...this.pods.values()]) if (!seen.has(p.key)) await this.teardown(p);
+      for (const pod of live) {
+        const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+        if (!this.pods.has(key) && pod.status?.phase === "Running" && pod.status.podIP && pod.spec.nodeName) await this.startPod(pod);
+      }
     } catch (e) {
       this.errors.push(String(e));
     } finally {
@@ -175,6 +196,8 @@ export class KubeletStandin {
       probes: [],
       livenessProbe: this.probeSpec(c, "livenessProbe"),
       livenessKills: 0,
+      preStop: c.lifecycle?.preStop?.exec?.command,
+      graceSeconds: pod.spec.terminationGracePeriodSeconds ?? 30,
       startedAt: 0,
       stopping: false,
     };
@@ -183,6 +206,7 @@ export class KubeletStandin {
     this.runContainer(running, pod, image);
     const probe = this.probeSpec(c, "readinessProbe");
     if (probe) this.probeLoop(running, pod, probe);
+    this.events.push({ at: Date.now(), kind: "started", key, node: node.name });
     this.o.log(`kubelet-standin: started ${key} on ${node.name} at ${running.ip} (${c.image})`);
   }
 
@@ -306,10 +330,18 @@ export class KubeletStandin {
     }
   }
 
-  private async teardown(p: RunningPod): Promise<void> {
+  /** `preStop`: the pod was deleted (run its hook); false when the harness itself shuts down. */
+  private async teardown(p: RunningPod, preStop: boolean): Promise<void> {
     p.stopping = true;
     this.pods.delete(p.key);
-    await p.proc?.stop(10_000);
+    const deletedAt = Date.now();
+    this.events.push({ at: deletedAt, kind: "deleted", key: p.key, node: p.node });
+    if (preStop && p.preStop && p.proc?.alive()) {
+      this.o.log(`kubelet-standin: ${p.key} preStop: ${p.preStop.join(" ")}`);
+      await runToEnd(["ip", "netns", "exec", p.sandbox.netns, ...p.preStop], p.graceSeconds * 1000);
+    }
+    await p.proc?.stop(preStop ? Math.max(p.graceSeconds * 1000 - (Date.now() - deletedAt), 1000) : 10_000);
+    this.events.push({ at: Date.now(), kind: "stopped", key: p.key, node: p.node });
     await p.relay?.stop();
     try {
       p.sandbox.remove();
@@ -318,6 +350,15 @@ export class KubeletStandin {
     }
     this.o.log(`kubelet-standin: removed ${p.key}`);
   }
+}
+
+/** Runs argv to its end (at most `timeoutMs`), ignoring its output and status. */
+function runToEnd(argv: string[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: "ignore", timeout: timeoutMs });
+    child.on("close", () => resolve());
+    child.on("error", () => resolve());
+  });
 }
 
 /** HTTP status of a GET from inside a namespace (curl), 0 when nothing answered in time. */

@@ -493,6 +493,65 @@ describe.runIf(RUN)("the real controller and kube-proxy, deployed by pulumi up",
       }
       expect((await world.api.get(rolePath)).rules).toEqual(rules);
       await until("node-3's pod Ready again", () => podReadyOn("node-3"), 60_000, 200);
+      for (const lb of world.hosts.loadBalancers) await waitAllServers(lb, "UP", 30_000);
+    });
+  });
+
+  describe("a controller rollout by `pulumi up`", () => {
+    it("replaces the pods node by node (maxSurge 1, maxUnavailable 0) and not one request fails", async () => {
+      const c = settings.controller;
+      const ds = (await world.api.get(`/apis/apps/v1/namespaces/${ns()}/daemonsets`)).items[0];
+      expect([ds.spec.updateStrategy, ds.spec.minReadySeconds]).toEqual([{ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }, 5]);
+      const probe = ds.spec.template.spec.containers[0].readinessProbe;
+      const old = new Map(running().map((p) => [p.key, p.node]));
+      expect(old.size).toBe(3);
+      const lb = world.hosts.loadBalancers[0];
+      // A template change: the new pods' preStop sleeps a second less.
+      const preStopSeconds = c.preStopSeconds - 1;
+      // Per node: the new process starts and turns Ready (its first probe at once fails, Ready at the second,
+      // one period later), stays Ready for minReadySeconds, then its old pod goes; 10 s margin per node
+      // for the API, the scheduler and the stand-in's 0.5 s loop. Then the last old pod's preStop, and
+      // 15 s for the engine around the rollout.
+      const rolloutMs = (old.size * (probe.periodSeconds + ds.spec.minReadySeconds + 10) + c.preStopSeconds + 15) * 1000;
+      const rate = 20;
+      const runId = `rollout${Date.now().toString(36)}`;
+      const loading = load(CLIENT, { target: lb.address, count: Math.ceil((rolloutMs / 1000) * rate), rateHz: rate, concurrency: 16, runId, timeoutMs: 10_000 });
+      await until("load reaching every node", async () => running().every((p) => logOf(p).includes(`/load/${runId}/`)), 10_000, 100);
+      const upAt = Date.now();
+      ok(await pulumi("config", "set", "--path", "controller.preStopSeconds", String(preStopSeconds)));
+      ok(await pulumi("up", "--yes", "--skip-preview"));
+      const stoppedAt = await until("every old pod's process ended (after its preStop)", async () => {
+        const stopped = world.kubelet.events.filter((e) => e.kind === "stopped" && old.has(e.key));
+        return stopped.length === old.size ? Math.max(...stopped.map((e) => e.at)) : undefined;
+      }, (c.terminationGracePeriodSeconds + 5) * 1000, 200);
+      const result = await loading;
+      // The load outlasted the rollout: its last request started after the last old process ended.
+      expect(Math.max(...result.results.map((q) => q.startMs))).toBeGreaterThan(stoppedAt);
+      expect(result.results.filter((q) => q.status !== 200).map((q) => `${q.i}: ${q.status} ${q.error}`)).toEqual([]);
+
+      // Node by node: on each node a new pod started, then that node's old pod was deleted, before the
+      // next node's new pod started.
+      const steps = [...old].map(([key, node]) => {
+        const started = world.kubelet.events.find((e) => e.kind === "started" && e.node === node && !old.has(e.key) && e.at >= upAt)!;
+        const deleted = world.kubelet.events.find((e) => e.kind === "deleted" && e.key === key)!;
+        return { node, started: started.at, deleted: deleted.at };
+      }).sort((a, b) => a.started - b.started);
+      for (const [i, s] of steps.entries()) {
+        expect(s.deleted, s.node).toBeGreaterThan(s.started);
+        if (i > 0) expect(s.started, s.node).toBeGreaterThanOrEqual(steps[i - 1].deleted);
+      }
+      const pods = await controllerPods();
+      expect(pods.map((p) => [p.spec.nodeName, isReady(p), old.has(`${ns()}/${p.metadata.name}`)]).sort()).toEqual([
+        ["node-1", true, false],
+        ["node-2", true, false],
+        ["node-3", true, false],
+      ]);
+      expect(pods.map((p) => p.spec.containers[0].lifecycle.preStop.exec.command)).toEqual(Array(3).fill(["sleep", String(preStopSeconds)]));
+      await waitAllServers(lb, "UP", 30_000);
+      console.log(
+        `rollout: pulumi up + old pods ended in ${stoppedAt - upAt} ms (load sized for ${rolloutMs} ms); per node (started -> old deleted): ` +
+          `${steps.map((s) => `${s.node} ${s.deleted - s.started} ms`).join(", ")}; requests ${result.sent}, failed ${result.failed}`,
+      );
     });
   });
 });

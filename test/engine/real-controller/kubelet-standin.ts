@@ -260,13 +260,17 @@ export class KubeletStandin {
     };
   }
 
-  /** Like the kubelet's prober: first probe at once, then every periodSeconds; thresholds on consecutive results. */
+  /**
+   * Like the kubelet's prober: first probe at once, then one every periodSeconds (a ticker: a slow probe
+   * does not push the next one back); thresholds on consecutive results.
+   */
   private probeLoop(p: RunningPod, pod: any, probe: Probe): void {
     let failures = 0;
     let successes = 0;
     const node = this.o.nodes.find((n) => n.name === p.node)!;
     const once = async () => {
       if (p.stopping) return;
+      const due = Date.now() + probe.periodSeconds * 1000;
       const code = await httpStatusFrom(node.netns, `http://${p.ip}:${probe.port}${probe.path}`, probe.timeoutSeconds);
       if (p.stopping) return;
       p.probes.push(code);
@@ -279,7 +283,7 @@ export class KubeletStandin {
         failures++;
         if (p.ready && failures >= probe.failureThreshold) await this.setReady(p, false);
       }
-      setTimeout(() => void once(), probe.periodSeconds * 1000);
+      setTimeout(() => void once(), Math.max(0, due - Date.now()));
     };
     void once();
   }
@@ -293,6 +297,7 @@ export class KubeletStandin {
     const current = () => !p.stopping && p.proc === proc && p.livenessProbe === probe;
     const once = async () => {
       if (!current()) return;
+      const due = Date.now() + probe.periodSeconds * 1000;
       const code = await httpStatusFrom(node.netns, `http://${p.ip}:${probe.port}${probe.path}`, probe.timeoutSeconds);
       if (!current()) return;
       failures = code >= 200 && code < 400 ? 0 : failures + 1;
@@ -302,7 +307,7 @@ export class KubeletStandin {
         void proc.stop(10_000);
         return;
       }
-      setTimeout(() => void once(), probe.periodSeconds * 1000);
+      setTimeout(() => void once(), Math.max(0, due - Date.now()));
     };
     setTimeout(() => void once(), probe.initialDelaySeconds * 1000);
   }

@@ -41,7 +41,9 @@ export function echoAppYaml(hosts: HostsContract, ingressClassName: string): str
     {
       apiVersion: "networking.k8s.io/v1",
       kind: "Ingress",
-      metadata: { name: "echo", namespace },
+      // The controller would answer http with a redirect to https for an Ingress with TLS; the tests send
+      // the same requests through both frontends.
+      metadata: { name: "echo", namespace, annotations: { "nginx.org/ssl-redirect": "false" } },
       spec: {
         ingressClassName,
         tls: [{ hosts: [HOST], secretName: "ingress-test-tls" }],

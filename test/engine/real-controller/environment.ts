@@ -36,6 +36,8 @@ export interface World {
   readonly relay: ApiRelay;
   readonly nodeRelays: Proc[];
   readonly podCidr: string;
+  /** The toolchain's folders of the real binaries. */
+  readonly bins: { nginxIngress: string; kubeProxy: string };
   readonly log: string[];
   down(keep: boolean): Promise<void>;
 }
@@ -72,10 +74,14 @@ export async function worldUp(): Promise<World> {
   writeKwokStages(join(toolchain("dir_of kwok"), "share/stages.yaml"), stages, REAL_NAMESPACES);
   process.env.IHP_CLUSTER_KWOK_STAGES = stages;
   const cluster = startCluster(CLUSTER_DIR, PORT_BASE, { fresh: true });
+  // Each synchronous step blocks the test worker; let vitest's own RPC answers through in between
+  // (a worker blocked for over 60 s fails the run with "Timeout calling onTaskUpdate").
+  await new Promise((r) => setImmediate(r));
   const api = clusterApi(CLUSTER_DIR, cluster.apiPort);
   const podCidr = clusterVar("POD_CIDR");
 
   const hosts = hostsUp();
+  await new Promise((r) => setImmediate(r));
   const nodes: NodeNet[] = hosts.nodes.map((n) => ({ name: n.name, netns: n.namespace, address: n.address }));
   for (const n of hosts.nodes) {
     // The node namespaces come with the netns tier's imitation of the controller (nginx on the NodePorts)
@@ -110,6 +116,7 @@ export async function worldUp(): Promise<World> {
     relay,
     nodeRelays,
     podCidr,
+    bins,
     log,
     async down(keep) {
       await kubelet.stop();

@@ -9,10 +9,14 @@
 //   - runs the container's readinessProbe (httpGet) from the node's namespace with its period, timeout
 //     and thresholds, and writes the result into the pod's Ready/ContainersReady conditions, which the
 //     real EndpointSlice controller and kube-proxy then follow;
+//   - runs the container's livenessProbe (httpGet) the same way and, after failureThreshold failures in
+//     a row, ends the process (SIGTERM, SIGKILL after 10 s) so that it is restarted;
 //   - restarts a container whose process exits (restartPolicy Always), after a 2 s back-off;
-//   - stops the process and removes the sandbox when the pod is deleted.
-// Not done: liveness probes (a failing liveness probe does not restart anything), preStop hooks,
-// resource limits, image pulls.
+//   - when the pod is gone from the API (kwok deletes a terminating pod at once, so its endpoint goes
+//     first, as with a kubelet that reports the pod terminating): runs the container's preStop exec
+//     command in the pod's namespaces, then SIGTERM, SIGKILL at the end of terminationGracePeriodSeconds,
+//     and removes the sandbox.
+// Not done: startup probes, resource limits, image pulls, back-off growth.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Api } from "./api";
@@ -41,8 +45,9 @@ export interface KubeletOptions {
   readonly log: (line: string) => void;
 }
 
-interface Probe {
+export interface Probe {
   path: string;
+  initialDelaySeconds: number;
   port: number;
   periodSeconds: number;
   timeoutSeconds: number;
@@ -62,8 +67,15 @@ export interface RunningPod {
   restarts: number;
   exits: (number | string)[];
   ready: boolean;
-  /** Results of every probe, oldest first (HTTP status, 0 = no answer). */
+  /** Results of every readiness probe, oldest first (HTTP status, 0 = no answer). */
   probes: number[];
+  /** The liveness probe the stand-in runs (the container's, or one a test set with setLivenessProbe). */
+  livenessProbe?: Probe;
+  /** How often the liveness probe ended the process. */
+  livenessKills: number;
+  /** The container's preStop exec command, and the pod's grace period (s). */
+  readonly preStop?: string[];
+  readonly graceSeconds: number;
   /** When the process was started last (ms). */
   startedAt: number;
   stopping: boolean;
@@ -71,10 +83,21 @@ export interface RunningPod {
 
 const expand = (s: string, env: Record<string, string>) => s.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, k) => env[k] ?? m);
 
+export interface PodEvent {
+  readonly at: number;
+  readonly kind: "started" | "deleted" | "stopped";
+  readonly key: string;
+  readonly node: string;
+}
+
 export class KubeletStandin {
   readonly pods = new Map<string, RunningPod>();
   readonly errors: string[] = [];
+  /** When each pod's process was first started, when its pod left the API, when its process ended. */
+  readonly events: PodEvent[] = [];
   private timer?: NodeJS.Timeout;
+  /** Teardowns of deleted pods still running their preStop hook. */
+  private readonly teardowns = new Set<Promise<void>>();
   private busy = false;
 
   constructor(private readonly o: KubeletOptions) {}
@@ -88,28 +111,47 @@ export class KubeletStandin {
     return this.pods.get(`${namespace}/${name}`);
   }
 
+  /**
+   * Ends the container's process (SIGTERM) as a crash would; the restart loop starts it again after
+   * its back-off. Resolves once the new process is running.
+   */
+  async restartContainer(p: RunningPod): Promise<void> {
+    const old = p.proc;
+    if (!old) throw new Error(`${p.key}: no process to restart`);
+    const restarts = p.restarts;
+    process.kill(old.pid, "SIGTERM");
+    while (p.restarts === restarts || p.proc === old) {
+      if (p.stopping) throw new Error(`${p.key}: removed while restarting`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     while (this.busy) await new Promise((r) => setTimeout(r, 50));
-    for (const p of [...this.pods.values()]) await this.teardown(p);
+    await Promise.all([...this.teardowns, ...[...this.pods.values()].map((p) => this.teardown(p, false))]);
   }
 
   private async tick(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
     try {
-      const seen = new Set<string>();
-      for (const ns of this.o.namespaces) {
-        const list = await this.o.api.get(`/api/v1/namespaces/${ns}/pods`);
-        for (const pod of list.items) {
-          const key = `${ns}/${pod.metadata.name}`;
-          const running = this.pods.get(key);
-          if (pod.metadata.deletionTimestamp || (running && running.uid !== pod.metadata.uid)) continue;
-          seen.add(key);
-          if (!running && pod.status?.phase === "Running" && pod.status.podIP && pod.spec.nodeName) await this.startPod(pod);
-        }
+      const listed: any[] = [];
+      for (const ns of this.o.namespaces) listed.push(...(await this.o.api.get(`/api/v1/namespaces/${ns}/pods`)).items);
+      const live = listed.filter((pod) => !pod.metadata.deletionTimestamp);
+      const current = new Set(live.map((pod) => `${pod.metadata.namespace}/${pod.metadata.name}/${pod.metadata.uid}`));
+      // Pods gone first (a rollout's next pod then never seems to start before the last one left).
+      // Not awaited: a preStop hook runs for seconds while the other pods are looked after.
+      for (const p of [...this.pods.values()]) {
+        if (current.has(`${p.key}/${p.uid}`)) continue;
+        const t = this.teardown(p, true);
+        this.teardowns.add(t);
+        void t.finally(() => this.teardowns.delete(t));
       }
-      for (const p of [...this.pods.values()]) if (!seen.has(p.key)) await this.teardown(p);
+      for (const pod of live) {
+        const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+        if (!this.pods.has(key) && pod.status?.phase === "Running" && pod.status.podIP && pod.spec.nodeName) await this.startPod(pod);
+      }
     } catch (e) {
       this.errors.push(String(e));
     } finally {
@@ -152,14 +194,19 @@ export class KubeletStandin {
       exits: [],
       ready: false,
       probes: [],
+      livenessProbe: this.probeSpec(c, "livenessProbe"),
+      livenessKills: 0,
+      preStop: c.lifecycle?.preStop?.exec?.command,
+      graceSeconds: pod.spec.terminationGracePeriodSeconds ?? 30,
       startedAt: 0,
       stopping: false,
     };
     this.pods.set(key, running);
     running.relay = this.o.relay.into(sandbox.netns, sandbox.dir);
     this.runContainer(running, pod, image);
-    const probe = this.readinessProbe(c);
+    const probe = this.probeSpec(c, "readinessProbe");
     if (probe) this.probeLoop(running, pod, probe);
+    this.events.push({ at: Date.now(), kind: "started", key, node: node.name });
     this.o.log(`kubelet-standin: started ${key} on ${node.name} at ${running.ip} (${c.image})`);
   }
 
@@ -177,6 +224,7 @@ export class KubeletStandin {
     p.startedAt = Date.now();
     const proc = p.sandbox.run(c.name, image.command, args, { env, uid: image.uid, cwd: image.cwd, nginxDirs: image.nginxDirs, log: join(p.sandbox.dir, `${c.name}.log`) });
     p.proc = proc;
+    this.livenessLoop(p, proc);
     void proc.exited.then(async (code) => {
       if (p.stopping || p.proc !== proc) return;
       p.exits.push(code);
@@ -190,14 +238,20 @@ export class KubeletStandin {
     });
   }
 
-  private readinessProbe(c: any): Probe | undefined {
-    const r = c.readinessProbe;
+  /** Sets (or with undefined removes) the liveness probe of `p`; it applies from the process's next start. */
+  setLivenessProbe(p: RunningPod, probe: Probe | undefined): void {
+    p.livenessProbe = probe;
+  }
+
+  private probeSpec(c: any, kind: "readinessProbe" | "livenessProbe"): Probe | undefined {
+    const r = c[kind];
     if (!r) return undefined;
-    if (!r.httpGet) throw new Error(`container ${c.name}: the stand-in runs httpGet readiness probes only`);
+    if (!r.httpGet) throw new Error(`container ${c.name}: the stand-in runs httpGet probes only (${kind})`);
     const port = typeof r.httpGet.port === "number" ? r.httpGet.port : c.ports?.find((p: any) => p.name === r.httpGet.port)?.containerPort;
-    if (!port) throw new Error(`container ${c.name}: readiness probe port ${r.httpGet.port} not found`);
+    if (!port) throw new Error(`container ${c.name}: ${kind} port ${r.httpGet.port} not found`);
     return {
       path: r.httpGet.path ?? "/",
+      initialDelaySeconds: r.initialDelaySeconds ?? 0,
       port,
       periodSeconds: r.periodSeconds ?? 10,
       timeoutSeconds: r.timeoutSeconds ?? 1,
@@ -206,13 +260,17 @@ export class KubeletStandin {
     };
   }
 
-  /** Like the kubelet's prober: first probe at once, then every periodSeconds; thresholds on consecutive results. */
+  /**
+   * Like the kubelet's prober: first probe at once, then one every periodSeconds (a ticker: a slow probe
+   * does not push the next one back); thresholds on consecutive results.
+   */
   private probeLoop(p: RunningPod, pod: any, probe: Probe): void {
     let failures = 0;
     let successes = 0;
     const node = this.o.nodes.find((n) => n.name === p.node)!;
     const once = async () => {
       if (p.stopping) return;
+      const due = Date.now() + probe.periodSeconds * 1000;
       const code = await httpStatusFrom(node.netns, `http://${p.ip}:${probe.port}${probe.path}`, probe.timeoutSeconds);
       if (p.stopping) return;
       p.probes.push(code);
@@ -225,9 +283,33 @@ export class KubeletStandin {
         failures++;
         if (p.ready && failures >= probe.failureThreshold) await this.setReady(p, false);
       }
-      setTimeout(() => void once(), probe.periodSeconds * 1000);
+      setTimeout(() => void once(), Math.max(0, due - Date.now()));
     };
     void once();
+  }
+
+  /** Like the kubelet's liveness prober, for one run of the process: from initialDelaySeconds after its start. */
+  private livenessLoop(p: RunningPod, proc: Proc): void {
+    const probe = p.livenessProbe;
+    if (!probe) return;
+    const node = this.o.nodes.find((n) => n.name === p.node)!;
+    let failures = 0;
+    const current = () => !p.stopping && p.proc === proc && p.livenessProbe === probe;
+    const once = async () => {
+      if (!current()) return;
+      const due = Date.now() + probe.periodSeconds * 1000;
+      const code = await httpStatusFrom(node.netns, `http://${p.ip}:${probe.port}${probe.path}`, probe.timeoutSeconds);
+      if (!current()) return;
+      failures = code >= 200 && code < 400 ? 0 : failures + 1;
+      if (failures >= probe.failureThreshold) {
+        p.livenessKills++;
+        this.o.log(`kubelet-standin: ${p.key} ${p.containerName} failed its liveness probe ${failures} times; killing it`);
+        void proc.stop(10_000);
+        return;
+      }
+      setTimeout(() => void once(), Math.max(0, due - Date.now()));
+    };
+    setTimeout(() => void once(), probe.initialDelaySeconds * 1000);
   }
 
   private async setReady(p: RunningPod, ready: boolean): Promise<void> {
@@ -253,10 +335,18 @@ export class KubeletStandin {
     }
   }
 
-  private async teardown(p: RunningPod): Promise<void> {
+  /** `preStop`: the pod was deleted (run its hook); false when the harness itself shuts down. */
+  private async teardown(p: RunningPod, preStop: boolean): Promise<void> {
     p.stopping = true;
     this.pods.delete(p.key);
-    await p.proc?.stop(10_000);
+    const deletedAt = Date.now();
+    this.events.push({ at: deletedAt, kind: "deleted", key: p.key, node: p.node });
+    if (preStop && p.preStop && p.proc?.alive()) {
+      this.o.log(`kubelet-standin: ${p.key} preStop: ${p.preStop.join(" ")}`);
+      await runToEnd(["ip", "netns", "exec", p.sandbox.netns, ...p.preStop], p.graceSeconds * 1000);
+    }
+    await p.proc?.stop(preStop ? Math.max(p.graceSeconds * 1000 - (Date.now() - deletedAt), 1000) : 10_000);
+    this.events.push({ at: Date.now(), kind: "stopped", key: p.key, node: p.node });
     await p.relay?.stop();
     try {
       p.sandbox.remove();
@@ -265,6 +355,15 @@ export class KubeletStandin {
     }
     this.o.log(`kubelet-standin: removed ${p.key}`);
   }
+}
+
+/** Runs argv to its end (at most `timeoutMs`), ignoring its output and status. */
+function runToEnd(argv: string[], timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: "ignore", timeout: timeoutMs });
+    child.on("close", () => resolve());
+    child.on("error", () => resolve());
+  });
 }
 
 /** HTTP status of a GET from inside a namespace (curl), 0 when nothing answered in time. */

@@ -5,7 +5,7 @@
 // the others), and its process runs in a private mount namespace
 // so each pod has its own /etc/nginx, /var/lib/nginx, /var/log/nginx and /run (service-account token).
 // The processes themselves are the real binaries (see kubelet-standin.ts for which).
-import { chownSync, copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chownSync, closeSync, copyFileSync, mkdirSync, openSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inNs, sh, startProc, type Proc } from "./processes";
 
@@ -107,6 +107,10 @@ export function createSandbox(spec: SandboxSpec): Sandbox {
         sh("chown", ["-R", `${opts.uid}:0`, etcNginx, varLib, varLog, run]);
         binds.push([etcNginx, "/etc/nginx"], [varLib, "/var/lib/nginx"], [varLog, "/var/log/nginx"]);
       }
+      // The container's stdout/stderr is this file; nginx (as uid) reopens it through /dev/stdout, which
+      // needs write permission on the file itself (a runtime's pipe would need none).
+      closeSync(openSync(opts.log, "a"));
+      chownSync(opts.log, opts.uid, 0);
       const mounts = binds.map(([from, to]) => `mount --bind '${from}' '${to}'`).join(" && ");
       const envArgs = Object.entries(opts.env).map(([k, v]) => `${k}=${v}`);
       const script = `${mounts} && cd '${opts.cwd}' && exec setpriv --reuid ${opts.uid} --regid ${opts.uid} --clear-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"`;

@@ -10,7 +10,10 @@ export interface Proc {
   /** Resolves with the exit code (or the signal's name) when the process ends. */
   readonly exited: Promise<number | string>;
   alive(): boolean;
-  /** SIGTERM to the process group, SIGKILL after `graceMs`; resolves when it has ended. */
+  /**
+   * SIGTERM to the process (as a container runtime signals PID 1 only: the controller then stops its
+   * own nginx), SIGKILL to its whole group after `graceMs`; resolves when it has ended.
+   */
   stop(graceMs?: number): Promise<number | string>;
   /** A signal to the process group (e.g. SIGSTOP to freeze it). */
   signal(sig: NodeJS.Signals): void;
@@ -55,7 +58,11 @@ export function startProc(name: string, cmd: string, args: string[], log: string
     stop: async (graceMs = 5000) => {
       if (done) return exited;
       signal("SIGCONT");
-      signal("SIGTERM");
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        /* already gone */
+      }
       const timer = setTimeout(() => signal("SIGKILL"), graceMs);
       const r = await exited;
       clearTimeout(timer);

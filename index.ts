@@ -23,5 +23,7 @@ export const serviceName = ingress.serviceName;
 export const nodePorts = ingress.nodePorts;
 export const backends = ingress.backends;
 export const loadBalancers = ingress.loadBalancers;
+// Each LB's haproxy.cfg without secrets: the lines a reviewer reads in `pulumi preview --diff`.
+export const haproxyConfigs = ingress.haproxyConfigs;
 // null, not undefined, without keepalived: the engine warns on every run about an undefined output.
 export const keepalived = ingress.keepalived.apply((k) => k ?? null);

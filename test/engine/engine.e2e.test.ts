@@ -26,7 +26,7 @@ import { parseSettings, type Settings } from "../../components/settings";
 import type { HostsContract, LoadBalancerEntry } from "../netns/contract";
 import { hostsDown, hostsUp, onHost, procInfo, serverStates, waitFor } from "../netns/harness";
 import { type Cluster, startCluster, until } from "./adopt-fixtures";
-import { outputLineDiffs } from "./preview-diff";
+import { outputLineDiffs } from "../../scripts/preview-plan";
 import { type PulumiProject, type PulumiResult, ROOT, pulumiProject } from "./pulumi-cli";
 
 const STACK = "engine";
@@ -377,7 +377,7 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
   it("5b. stats page on (preview only): the readable diff shows a placeholder, never the password or its hash", async () => {
     ok(await pulumi("config", "set", "--path", "haproxy.stats.enabled", "true", "--type", "bool"));
     ok(await project.run(["config", "set", "--secret", "statsPassword", "--stack", STACK], { input: STATS_PASSWORD }));
-    const withStats = settingsOf({ ...raw, nodes: settings4.nodes, haproxy: { ...(raw.haproxy as object), stats: { enabled: true } } });
+    const withStats = parseSettings({ ...raw, nodes: settings4.nodes, haproxy: { ...(raw.haproxy as object), stats: { enabled: true } } }, { sshPrivateKey: true, statsPassword: true });
     const shas = Object.fromEntries(await Promise.all(lbEntries().map(async (lb) => [lb.name, await liveSha(lb)] as const)));
     const shown = ok(await timed("preview --diff (stats on)", "preview", "--diff"));
     console.log(`preview --diff (stats on):\n${shown.out}`);

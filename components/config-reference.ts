@@ -33,7 +33,7 @@ function typeName(schema: z.ZodTypeAny): string {
   if (schema instanceof z.ZodArray) return `list of ${typeName(unwrap(schema.element).inner)}`;
   if (schema instanceof z.ZodRecord) return "map of string";
   if (schema instanceof z.ZodObject) return "object";
-  if (schema instanceof z.ZodNumber) return "integer";
+  if (schema instanceof z.ZodNumber) return schema.isInt ? "integer" : "number";
   if (schema instanceof z.ZodBoolean) return "boolean";
   return "string";
 }

@@ -3,6 +3,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { flavourProfile } from "./controller/flavours";
+import { LABEL_KEY_RE, LABEL_VALUE_RE, parseLabelSelector } from "./discovery/label-selector";
 
 /** Pulumi project name; stack config keys are `${CONFIG_NAMESPACE}:<key>`. */
 export const CONFIG_NAMESPACE = "ingress-haproxy";
@@ -89,14 +90,12 @@ const imageReference = z
   });
 
 // Kubernetes label and taint keys/values (they reach the DaemonSet's nodeSelector and tolerations).
-const LABEL_NAME = "[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?";
-const LABEL_KEY = new RegExp(`^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/)?${LABEL_NAME}$`);
 // Keys of a map are named in the problem's path, not its value: these messages quote the key themselves.
-const labelKey = z.string().refine((v) => LABEL_KEY.test(v), (v) => ({
+const labelKey = z.string().refine((v) => LABEL_KEY_RE.test(v), (v) => ({
   params: QUOTES_VALUE,
   message: `${JSON.stringify(v)} is not a Kubernetes label key; write [prefix/]name, name at most 63 letters, digits, '-', '_' or '.', e.g. kubernetes.io/os`,
 }));
-const labelValue = z.string().regex(new RegExp(`^(?:${LABEL_NAME})?$`), {
+const labelValue = z.string().regex(LABEL_VALUE_RE, {
   message: "is not a Kubernetes label value: at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric, e.g. linux",
 });
 const configMapKey = z.string().refine((v) => /^[-._a-zA-Z0-9]{1,253}$/.test(v), (v) => ({
@@ -122,9 +121,16 @@ export const keepalivedHostSchema = z
   })
   .strict();
 
+// A Kubernetes Node name (RFC 1123 subdomain), so a discovered node keeps its name in haproxy.cfg.
+const nodeName = z
+  .string()
+  .refine((v) => v.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(v), {
+    message: "must be a Kubernetes node name: lower-case letters, digits, '-' and '.', at most 253 characters, e.g. node-1 or worker-1.example.com",
+  });
+
 export const nodeSchema = z
   .object({
-    name: dnsLabel.describe("The node's name; also names its HAProxy server line."),
+    name: nodeName.describe("The node's name; also names its HAProxy server line."),
     address: ipAddress.describe("The node's address that the load balancers connect to."),
   })
   .strict();
@@ -141,6 +147,44 @@ export const loadBalancerSchema = z
     pidFile: absolutePath.default("/run/haproxy.pid").describe("HAProxy master's pid file; the push checks that a new worker really started after the reload."),
     priority: z.number().int().min(1).max(254).optional().describe("keepalived VRRP priority of this host (only with `keepalived`)."),
     keepalived: keepalivedHostSchema.optional().describe("Per-host keepalived overrides (only with `keepalived`)."),
+  })
+  .strict();
+
+export const ADDRESS_TYPES = ["InternalIP", "ExternalIP", "InternalIPv6First"] as const;
+
+const labelSelector = z.string({ required_error: "is required: the label selector of the nodes HAProxy sends traffic to, e.g. node-role.example.com/ingress=true (\"\" selects every node)" }).superRefine((v, ctx) => {
+  const parsed = parseLabelSelector(v);
+  if (!parsed.ok)
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `is not a Kubernetes label selector: ${parsed.error}; write requirements separated by ',', each key, !key, key=value, key!=value, key in (a,b) or key notin (a,b), e.g. node-role.example.com/ingress=true` });
+});
+
+/** Backends from the cluster's Nodes instead of a list (components/discovery). */
+export const nodeDiscoverySchema = z
+  .object({
+    selector: labelSelector.describe("Label selector of the Nodes HAProxy sends traffic to, as `kubectl get nodes -l` takes it (`\"\"` selects every node). Zero matching nodes fails the preview."),
+    addressType: choice(ADDRESS_TYPES, " (InternalIPv6First: a node's first IPv6 InternalIP, else its first InternalIP)")
+      .default("InternalIP")
+      .describe("Which of a Node's `status.addresses` HAProxy connects to: the first `InternalIP`, the first `ExternalIP`, or `InternalIPv6First` (the first IPv6 InternalIP, else the first InternalIP). A matching node without one fails the preview, naming the node."),
+    exclude: z
+      .object({
+        cordoned: z.boolean().default(true).describe("Leave out cordoned nodes (`spec.unschedulable`, `kubectl cordon`): a node being drained leaves the load balancers before its reboot."),
+        notReadyGraceSeconds: z
+          .number()
+          .int()
+          .min(0, "must be 0 or more seconds, e.g. 300")
+          .max(86400, "must be at most 86400 seconds (a day), e.g. 300")
+          .default(300)
+          .describe("Leave out nodes whose Ready condition has not been True for longer than this. 300 s is Kubernetes' own default before it evicts pods from a not-ready node (DefaultTolerationSeconds); a shorter blip (a kubelet restart) does not rewrite every load balancer, HAProxy's health check takes the node out within seconds anyway."),
+      })
+      .strict()
+      .default({})
+      .describe("Which matching nodes to leave out; the stack output `backendSource.leftOut` lists them with the reason."),
+    maxRemovedShare: z
+      .number({ invalid_type_error: "must be a number between 0 and 1, e.g. 0.5" })
+      .min(0, "must be between 0 and 1, e.g. 0.5")
+      .max(1, "must be between 0 and 1, e.g. 0.5")
+      .default(0.5)
+      .describe("A change that removes more than this share of the deployed backends (the stack's last `backendSource.nodes`) fails the preview, naming the nodes: a wrong cluster or context, or a bad moment, cannot empty the load balancers. 1 allows any change."),
   })
   .strict();
 
@@ -307,7 +351,10 @@ export const settingsSchema = z
     nodes: z
       .array(nodeSchema)
       .min(1, "must list at least one node ({name, address}); HAProxy needs a backend")
-      .superRefine(uniqueNamesAndAddresses("node", "nodes")).describe("Cluster nodes HAProxy sends traffic to."),
+      .superRefine(uniqueNamesAndAddresses("node", "nodes"))
+      .optional()
+      .describe("Cluster nodes HAProxy sends traffic to, listed by hand. Exactly one of `nodes` and `nodeDiscovery`."),
+    nodeDiscovery: nodeDiscoverySchema.optional().describe("Find the nodes in the cluster instead (the Kubernetes provider's kubeconfig and context), at every preview and up. Exactly one of `nodes` and `nodeDiscovery`; README \"Nodes: a list or discovery\"."),
     loadBalancers: z
       .array(loadBalancerSchema)
       .min(1, "must list at least one load-balancer host ({name, address, hostKey})")
@@ -356,10 +403,16 @@ export const settingsSchema = z
     keepalived: keepalivedSchema.optional().describe("A floating address across two or more load-balancer hosts (keepalived VRRP); needs the secret vrrpPassword. See docs/keepalived.md."),
   })
   .strict()
+  .superRefine(oneNodeSource)
   .superRefine(crossFieldChecks)
   .superRefine(keepalivedChecks);
 
-export type Settings = z.infer<typeof settingsSchema>;
+/** Settings as validated from the stack config: with `nodeDiscovery`, `nodes` is not known yet. */
+export type ParsedSettings = z.infer<typeof settingsSchema>;
+/** Settings with the nodes known (listed, or discovered and validated by the same schema). */
+export type Settings = ParsedSettings & { nodes: NodeSettings[] };
+export type NodeDiscoverySettings = z.infer<typeof nodeDiscoverySchema>;
+export type AddressType = NodeDiscoverySettings["addressType"];
 export type NodeSettings = z.infer<typeof nodeSchema>;
 export type LoadBalancerSettings = z.infer<typeof loadBalancerSchema>;
 export type KeepalivedSettings = z.infer<typeof keepalivedSchema>;
@@ -372,8 +425,21 @@ function isCidr(value: string): boolean {
   return family !== 0 && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-function crossFieldChecks(settings: { nodes: NodeSettings[]; loadBalancers: LoadBalancerSettings[] }, ctx: z.RefinementCtx): void {
-  const nodeAddresses = new Set(settings.nodes.map((n) => canonicalIp(n.address)));
+function oneNodeSource(settings: { nodes?: unknown; nodeDiscovery?: unknown }, ctx: z.RefinementCtx): void {
+  if ((settings.nodes === undefined) === (settings.nodeDiscovery === undefined))
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      params: QUOTES_VALUE,
+      path: [settings.nodes === undefined ? "nodes" : "nodeDiscovery"],
+      message:
+        settings.nodes === undefined
+          ? "is required, or nodeDiscovery instead: list the nodes ({name, address}), or set nodeDiscovery.selector to find them in the cluster"
+          : "and nodes are both set; use exactly one: remove nodes to discover the nodes from the cluster, or remove nodeDiscovery to keep the list",
+    });
+}
+
+function crossFieldChecks(settings: { nodes?: NodeSettings[]; loadBalancers: LoadBalancerSettings[] }, ctx: z.RefinementCtx): void {
+  const nodeAddresses = new Set((settings.nodes ?? []).map((n) => canonicalIp(n.address)));
   settings.loadBalancers.forEach((lb, i) => {
     if (nodeAddresses.has(canonicalIp(lb.address)))
       ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path: ["loadBalancers", i, "address"], message: `${lb.address} is also a node address; a load balancer must be a separate host` });
@@ -384,7 +450,7 @@ const WILDCARDS = new Set(["0.0.0.0", canonicalIp("::")]);
 
 /** keepalived: a pair (or more) with distinct priorities, floating addresses no host owns, one VRRP family. */
 function keepalivedChecks(
-  settings: { nodes: NodeSettings[]; loadBalancers: LoadBalancerSettings[]; haproxy: { bindAddresses: string[] }; keepalived?: KeepalivedSettings },
+  settings: { nodes?: NodeSettings[]; loadBalancers: LoadBalancerSettings[]; haproxy: { bindAddresses: string[] }; keepalived?: KeepalivedSettings },
   ctx: z.RefinementCtx,
 ): void {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, params: QUOTES_VALUE, path, message });
@@ -415,7 +481,7 @@ function keepalivedChecks(
       issue(["loadBalancers", i, "address"], `${lb.address} is IPv${isIP(lb.address)} but loadBalancers[0] is IPv${family}; keepalived's VRRP peers must share one address family`);
   });
   const owners = new Map<string, string>();
-  settings.nodes.forEach((n, i) => owners.set(canonicalIp(n.address), `nodes[${i}] (${n.name})`));
+  (settings.nodes ?? []).forEach((n, i) => owners.set(canonicalIp(n.address), `nodes[${i}] (${n.name})`));
   lbs.forEach((lb, i) => owners.set(canonicalIp(lb.address), `loadBalancers[${i}] (${lb.name})`));
   const vips = k.virtualAddresses;
   vips.forEach((vip, i) => {
@@ -472,9 +538,12 @@ export interface SettingsProblem {
 }
 
 export class SettingsError extends Error {
-  constructor(readonly problems: SettingsProblem[]) {
+  constructor(
+    readonly problems: SettingsProblem[],
+    what = "Invalid stack configuration",
+  ) {
     super(
-      `Invalid stack configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was created or pushed:\n` +
+      `${what} (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was created or pushed:\n` +
         problems.map((p) => `  - ${p.path}: ${p.message}`).join("\n") +
         `\nSet values with \`pulumi config set --path '${CONFIG_NAMESPACE}:<path>' <value>\` (add --secret for secrets) and see README "Configuration".`,
     );
@@ -487,9 +556,36 @@ export type SecretPresence = Partial<Record<SecretKey, boolean>>;
 
 /**
  * Validates raw stack config (keys without the project prefix) and returns typed settings with defaults,
- * or throws one SettingsError listing every problem.
+ * or throws one SettingsError listing every problem. With `nodeDiscovery`, pass the nodes discovered
+ * for it: they go through this same schema as listed `nodes` (every per-node and cross-field check),
+ * and a problem with one of them is named by the node.
  */
-export function parseSettings(raw: Record<string, unknown>, secrets: SecretPresence): Settings {
+export function parseSettings(raw: Record<string, unknown>, secrets: SecretPresence, discovered?: NodeSettings[]): Settings {
+  const parsed = checkSettings(raw, secrets);
+  if (!parsed.nodeDiscovery) return parsed as Settings;
+  if (!discovered) throw new Error("parseSettings: nodeDiscovery is set; pass the nodes discovered for it (components/discovery)");
+  const { nodeDiscovery: _d, ...listed } = raw;
+  try {
+    return { ...checkSettings({ ...listed, nodes: discovered }, secrets), nodeDiscovery: parsed.nodeDiscovery } as Settings;
+  } catch (e) {
+    if (!(e instanceof SettingsError)) throw e;
+    throw new SettingsError(e.problems.map((p) => asDiscoveredProblem(p, discovered)));
+  }
+}
+
+/** `nodes[2].address: ...` about a discovered node reads `nodeDiscovery: node worker-3 address ...`. */
+function asDiscoveredProblem(p: SettingsProblem, discovered: NodeSettings[]): SettingsProblem {
+  const named = (text: string) => text.replace(/\bnodes\[(\d+)\]/g, (_m, i: string) => `discovered node ${discovered[Number(i)]?.name ?? i}`);
+  const own = new RegExp(`^${CONFIG_NAMESPACE}:nodes\\[(\\d+)\\]\\.?(.*)$`).exec(p.path);
+  const fix = "; change nodeDiscovery.selector (or the node) so the selected nodes are distinct machines the load balancers reach";
+  if (!own) return { path: p.path, message: named(p.message) };
+  const node = discovered[Number(own[1])];
+  const field = own[2] ? ` ${own[2]}` : "";
+  return { path: configPath(["nodeDiscovery"]), message: `discovered node ${node.name}${field}: ${named(p.message)}${fix}` };
+}
+
+/** parseSettings without the nodes: every problem the stack config alone shows (with nodeDiscovery, before the cluster is asked). */
+export function checkSettings(raw: Record<string, unknown>, secrets: SecretPresence): ParsedSettings {
   const problems: SettingsProblem[] = [];
   const plain = { ...raw };
   const present = { ...secrets };
@@ -505,7 +601,7 @@ export function parseSettings(raw: Record<string, unknown>, secrets: SecretPrese
   problems.push(...secretProblems(valueAt(plain, ["haproxy", "stats", "enabled"]) === true, present));
   problems.push(...vrrpSecretProblems(plain, present));
   if (problems.length) throw new SettingsError(problems);
-  return (result as { data: Settings }).data;
+  return (result as { data: ParsedSettings }).data;
 }
 
 function secretProblems(statsEnabled: boolean, secrets: SecretPresence): SettingsProblem[] {

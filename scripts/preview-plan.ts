@@ -66,7 +66,8 @@ export function sortPlan(steps: readonly PlanStep[]): PlanKinds {
   const lbPushes: string[] = [];
   const others: string[] = [];
   for (const s of steps) {
-    if (s.op === "same") continue;
+    // A read (the shrink guard's StackReference to this stack) changes nothing.
+    if (s.op === "same" || s.op === "read") continue;
     const [, , type, name] = s.urn.split("::");
     if (s.op === "update" && type.endsWith(`$${LB_PUSH_TYPE}`)) lbPushes.push(name);
     else others.push(`${s.op} ${type.split("$").pop()} ${name}`);

@@ -34,8 +34,9 @@ describe("outputLineDiffs", () => {
 });
 
 describe("sortPlan", () => {
-  it("HAProxy push updates apart from everything else; unchanged steps ignored", () => {
-    expect(sortPlan([STACK_STEP, pushStep("lb-2"), pushStep("lb-1")])).toEqual({ lbPushes: ["ingress-lb-lb-1-push", "ingress-lb-lb-2-push"], others: [] });
+  it("HAProxy push updates apart from everything else; unchanged steps and reads ignored", () => {
+    const selfReference = { op: "read", urn: urn("pulumi:pulumi:StackReference", "ingress-deployed-backends") };
+    expect(sortPlan([STACK_STEP, pushStep("lb-2"), selfReference, pushStep("lb-1")])).toEqual({ lbPushes: ["ingress-lb-lb-1-push", "ingress-lb-lb-2-push"], others: [] });
     const ds = { op: "update", urn: urn("ingress-haproxy:index:SourceIpIngress$ingress-haproxy:controller:IngressController$kubernetes:apps/v1:DaemonSet", "ingress-controller-daemonset-nginx-ingress") };
     // A replaced push (its delete would restore the host's old file first) is not a config push either.
     expect(sortPlan([pushStep("lb-1"), ds, pushStep("lb-2", "replace")])).toEqual({

@@ -17,7 +17,6 @@ import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import YAML from "yaml";
 import { selectNodes } from "../../components/discovery/select-nodes";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
 import { checkSettings, parseSettings, type Settings } from "../../components/settings";
@@ -25,16 +24,13 @@ import { outputLineDiffs } from "../../scripts/preview-plan";
 import type { HostsContract } from "../netns/contract";
 import { hostsDown, hostsUp } from "../netns/harness";
 import { type Cluster, startCluster, until } from "./adopt-fixtures";
-import { type PulumiProject, type PulumiResult, ROOT, pulumiProject } from "./pulumi-cli";
+import { type PulumiProject, type PulumiResult, ROOT, finishEngineFile, programStack } from "./pulumi-cli";
 
 const STACK = "discovery";
-const PROJECT = "ingress-haproxy";
 const CLUSTER_DIR = "/tmp/ihp-cluster-discovery";
 const PORT_BASE = 27900;
 const LABEL = "ingress.example.com/backend";
 const SELECTOR = `${LABEL}=true`;
-/** IHP_ENGINE_KEEP=1 leaves the cluster, the hosts and the project folder for a post-mortem. */
-const KEEP = process.env.IHP_ENGINE_KEEP === "1";
 
 let cluster: Cluster;
 let hosts: HostsContract;
@@ -112,32 +108,11 @@ beforeAll(async () => {
   for (const n of ["node-1", "node-2", "node-3"]) cluster.kubectl("label", "node", n, `${LABEL}=true`);
   const { nodes: _listed, ...rest } = hosts.stackConfig as Record<string, unknown>;
   raw = { ...rest, cni: "weave", nodeDiscovery: { selector: SELECTOR } };
-  const sshKey = readFileSync(hosts.ssh.privateKeyPath, "utf8");
-  project = pulumiProject("engine-discovery-", {
-    env: cluster.env,
-    passphrase: "engine-discovery-passphrase",
-    files: {
-      "Pulumi.yaml": `${readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")}main: ${ROOT}\n`,
-      [`Pulumi.${STACK}.yaml`]: YAML.stringify({ config: Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, v])) }),
-    },
-  });
-  ok(await project.run(["stack", "init", STACK]));
-  ok(await project.run(["config", "set", "--secret", "sshPrivateKey", "--stack", STACK], { input: sshKey }));
+  project = await programStack("engine-discovery-", STACK, raw, readFileSync(hosts.ssh.privateKeyPath, "utf8"), { env: cluster.env, passphrase: "engine-discovery-passphrase" });
 }, 900_000);
 
 afterAll(() => {
-  const rows = Object.entries(timings).map(([k, v]) => `  ${k.padEnd(44)} ${v.toFixed(1)} s`);
-  console.log(`discovery e2e timings (pulumi CLI wall clock):\n${rows.join("\n")}`);
-  if (KEEP) return console.log(`IHP_ENGINE_KEEP=1: left the cluster (${CLUSTER_DIR}), the netns hosts and ${project?.dir}`);
-  const errors: unknown[] = [];
-  for (const step of [() => hostsDown(), () => cluster?.down(), () => project?.remove()]) {
-    try {
-      step();
-    } catch (e) {
-      errors.push(e);
-    }
-  }
-  if (errors.length) throw errors[0];
+  finishEngineFile("discovery e2e", timings, `the cluster (${CLUSTER_DIR}), the netns hosts and ${project?.dir}`, [() => hostsDown(), () => cluster?.down(), () => project?.remove()]);
 }, 300_000);
 
 describe("nodeDiscovery with the real engine, API server and load balancers", () => {

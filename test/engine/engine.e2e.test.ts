@@ -27,15 +27,13 @@ import type { HostsContract, LoadBalancerEntry } from "../netns/contract";
 import { hostsDown, hostsUp, onHost, procInfo, serverStates, waitFor } from "../netns/harness";
 import { type Cluster, startCluster, until } from "./adopt-fixtures";
 import { outputLineDiffs } from "../../scripts/preview-plan";
-import { type PulumiProject, type PulumiResult, ROOT, pulumiProject } from "./pulumi-cli";
+import { type PulumiProject, type PulumiResult, finishEngineFile, programStack } from "./pulumi-cli";
 
 const STACK = "engine";
 const PROJECT = "ingress-haproxy";
 const CLUSTER_DIR = "/tmp/ihp-cluster-engine";
 const PORT_BASE = 27700;
 const STATS_PASSWORD = "engine-e2e-stats-password";
-/** IHP_ENGINE_KEEP=1 leaves the cluster, the hosts and the project folder for a post-mortem. */
-const KEEP = process.env.IHP_ENGINE_KEEP === "1";
 
 let cluster: Cluster;
 let hosts: HostsContract;
@@ -128,35 +126,11 @@ beforeAll(async () => {
   const nodes = cluster.json("get", "nodes").items.map((n: any) => [n.metadata.name, n.status.addresses.find((a: any) => a.type === "InternalIP").address]);
   expect(nodes).toEqual(settings.nodes.map((n) => [n.name, n.address]));
 
-  project = pulumiProject("engine-e2e-", {
-    env: cluster.env,
-    passphrase: "engine-e2e-passphrase",
-    files: {
-      // The repository itself is the program (main: an absolute folder): its index.ts, tsconfig and node_modules.
-      "Pulumi.yaml": `${readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")}main: ${ROOT}\n`,
-      [`Pulumi.${STACK}.yaml`]: YAML.stringify({ config: Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, v])) }),
-    },
-  });
-  ok(await project.run(["stack", "init", STACK]));
-  ok(await project.run(["config", "set", "--secret", "sshPrivateKey", "--stack", STACK], { input: sshKey }));
+  project = await programStack("engine-e2e-", STACK, raw, sshKey, { env: cluster.env, passphrase: "engine-e2e-passphrase" });
 }, 900_000);
 
 afterAll(() => {
-  const rows = Object.entries(timings).map(([k, v]) => `  ${k.padEnd(28)} ${v.toFixed(1)} s`);
-  console.log(`engine e2e timings (pulumi CLI wall clock):\n${rows.join("\n")}`);
-  if (KEEP) {
-    console.log(`IHP_ENGINE_KEEP=1: left the cluster (${CLUSTER_DIR}), the netns hosts and ${project?.dir}`);
-    return;
-  }
-  const errors: unknown[] = [];
-  for (const step of [() => hostsDown(), () => cluster?.down(), () => project?.remove()]) {
-    try {
-      step();
-    } catch (e) {
-      errors.push(e);
-    }
-  }
-  if (errors.length) throw errors[0];
+  finishEngineFile("engine e2e", timings, `the cluster (${CLUSTER_DIR}), the netns hosts and ${project?.dir}`, [() => hostsDown(), () => cluster?.down(), () => project?.remove()]);
 }, 300_000);
 
 describe("index.ts with the real engine, cluster and load balancers", () => {

@@ -101,6 +101,9 @@ function writeTmp(name: string, text: string): string {
   writeFileSync(path, text);
   return path;
 }
+/** Recognisable lines of the secrets this stack uses: the SSH key and the kubeconfig's client key. */
+const secretLines = (): string[] =>
+  [readFileSync(hosts.ssh.privateKeyPath, "utf8"), readFileSync(join(CLUSTER_DIR, "pki/admin.key"), "utf8")].flatMap((k) => k.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----")));
 const readyStatus = (name: string): string => cluster.json("get", "node", name).status.conditions.find((c: any) => c.type === "Ready")?.status ?? "none";
 
 beforeAll(async () => {
@@ -169,6 +172,8 @@ describe("nodeDiscovery with the real engine, API server and load balancers", ()
     expect(applied.code, applied.out).toBe(0);
     expect(applied.out).toContain("Applying: only HAProxy configs change, so `pulumi up` runs now.\n");
     expect(liveConfigs()).toEqual(expectedConfigs(["node-1", "node-2", "node-3", "node-4"]));
+    expect(secretLines().length).toBeGreaterThan(10);
+    for (const line of secretLines()) for (const text of [shown.out, plan.out, check.out, applied.out]) expect(text).not.toContain(line);
     const again = await pulumi("preview --expect-no-changes (after apply)", "preview", "--expect-no-changes");
     expect(again.status, again.out).toBe(0);
   });

@@ -22,9 +22,9 @@ describe("outputLineDiffs", () => {
     expect(outputLineDiffs(NODE4, "haproxyConfigs")).toEqual({ "lb-1": node4, "lb-2": node4 });
   });
 
-  it("reads a removal and an added empty line printed without its trailing space", () => {
-    const text = ["  ~ haproxyConfigs: {", "      ~ lb-1: ", "            ...", "          -     server node-2 192.0.2.12:30111 send-proxy check", "          +", "          + listen stats", "    }", ""].join("\n");
-    expect(outputLineDiffs(text, "haproxyConfigs")).toEqual({ "lb-1": { added: ["", "listen stats"], removed: ["    server node-2 192.0.2.12:30111 send-proxy check"] } });
+  it("reads removed lines as well as added ones", () => {
+    const text = ["  ~ haproxyConfigs: {", "      ~ lb-1: ", "            ...", "          -     server node-2 192.0.2.12:30111 send-proxy check", "          + listen stats", "    }", ""].join("\n");
+    expect(outputLineDiffs(text, "haproxyConfigs")).toEqual({ "lb-1": { added: ["listen stats"], removed: ["    server node-2 192.0.2.12:30111 send-proxy check"] } });
   });
 
   it("refuses a preview that does not show the output changing, or cut short", () => {

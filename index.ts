@@ -1,30 +1,13 @@
-// Reads this stack's config, validates all of it before anything is created (with nodeDiscovery: lists
-// the cluster's Nodes and checks the change against the last deployed backends), builds the top
+// Reads this stack's config and validates all of it before anything is created (with nodeDiscovery:
+// lists the cluster's Nodes and checks the change against the last deployed backends), builds the top
 // component and returns what platform teams read back: NodePorts, backends, where the backends came
 // from and what each LB got. An async program: Pulumi awaits it and takes its result as the outputs.
 import * as pulumi from "@pulumi/pulumi";
-import { deployedBackends } from "./components/discovery/deployed-backends";
-import { clusterAccessFromConfig, listClusterNodes, loadKubeConfig } from "./components/discovery/list-nodes";
-import { shrinkProblems } from "./components/discovery/shrink-guard";
-import { DiscoveryError } from "./components/discovery/select-nodes";
+import { resolveProgramSettings } from "./components/program-settings";
 import { SourceIpIngress } from "./components/source-ip-ingress";
-import { resolveStackSettings } from "./components/stack-config";
-
-const runtime = pulumi.runtime as typeof pulumi.runtime & { isConfigSecret?: (key: string) => boolean };
 
 export = async () => {
-  const all = pulumi.runtime.allConfig();
-  const { settings, source } = await resolveStackSettings(
-    all,
-    (key) => runtime.isConfigSecret?.(key) ?? true,
-    async () => listClusterNodes(loadKubeConfig(clusterAccessFromConfig(all))),
-    new Date(),
-  );
-  if (settings.nodeDiscovery) {
-    const problems = shrinkProblems(await deployedBackends("ingress-deployed-backends"), settings.nodes, settings.nodeDiscovery.maxRemovedShare);
-    if (problems.length) throw new DiscoveryError(problems);
-  }
-
+  const { settings, source } = await resolveProgramSettings();
   const config = new pulumi.Config();
   const ingress = new SourceIpIngress("ingress", {
     settings,

@@ -19,7 +19,7 @@ import { parse as parseYaml } from "yaml";
 import { digestKey } from "../components/haproxy/digest";
 import { compareDrift, driftTargets, knownHostsLine, liveDigest, type DriftTarget, type ExpectedLoadBalancer, type LiveAnswer } from "../components/haproxy/drift";
 import { shellQuote } from "../components/haproxy/push-script";
-import { CONFIG_NAMESPACE, parseSettings, type Settings } from "../components/settings";
+import { CONFIG_NAMESPACE, checkSettings, type ParsedSettings } from "../components/settings";
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: npx tsx scripts/drift-check.ts (--stack NAME | --expected FILE.json) [--config Pulumi.NAME.yaml] [--key-file PATH]\n`);
@@ -42,12 +42,13 @@ function expectedFromStack(stack: string): Record<string, ExpectedLoadBalancer> 
   return JSON.parse(r.stdout);
 }
 
-function settingsFromFile(path: string): Settings {
+/** The stack's settings without its nodes (drift needs only the load balancers; a nodeDiscovery stack needs no cluster here). */
+function settingsFromFile(path: string): ParsedSettings {
   const doc = parseYaml(readFileSync(path, "utf8")) as { config?: Record<string, unknown> };
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(doc?.config ?? {})) if (k.startsWith(`${CONFIG_NAMESPACE}:`)) raw[k.slice(CONFIG_NAMESPACE.length + 1)] = v;
   for (const secret of ["sshPrivateKey", "statsPassword", "vrrpPassword"]) delete raw[secret];
-  return parseSettings(raw, { sshPrivateKey: true, statsPassword: true, vrrpPassword: true });
+  return checkSettings(raw, { sshPrivateKey: true, statsPassword: true, vrrpPassword: true });
 }
 
 function liveHash(t: DriftTarget, keyFile: string, dir: string, keyHex: string): LiveAnswer {

@@ -1,7 +1,12 @@
 // Offline render of one stack: everything the program would apply or push, as plain files, without
 // the Pulumi CLI, a cluster or the load balancers.
 //
-//   npm run render -- <stack> [--out DIR] [--config-file FILE]
+//   npm run render -- <stack> [--out DIR] [--config-file FILE] [--nodes-yaml FILE | --kubeconfig FILE]
+//
+// A stack with nodeDiscovery needs its Nodes: `--nodes-yaml FILE`, a list saved with
+// `kubectl get nodes -o yaml` (offline), or `--kubeconfig FILE`, listed from that cluster (with the
+// stack's kubernetes:context / kubernetes:cluster, as the provider would). They go through the same
+// selection and validation as in `pulumi up` (resolveStackSettings); render never asks a cluster unasked.
 //
 // Reads Pulumi.<stack>.yaml (or FILE), validates it exactly as `pulumi up` does (settingsFromStackConfig),
 // and writes into DIR (default .render/<stack>/): one YAML file per Kubernetes object, the weave patch,
@@ -18,8 +23,11 @@ import { K8sObject, controllerManifests, sha256 } from "../components/controller
 import { readableHaproxyConfig } from "../components/haproxy/readable";
 import { renderKeepalivedConfig } from "../components/keepalived/config";
 import { placeholder, withSecretPlaceholder } from "../components/secret-placeholder";
-import { CONFIG_NAMESPACE, SECRET_KEYS, SecretKey, Settings, SettingsError } from "../components/settings";
-import { settingsFromStackConfig } from "../components/stack-config";
+import type { BackendSource } from "../components/discovery/backend-source";
+import { clusterAccessFromConfig, listClusterNodes, loadKubeConfig } from "../components/discovery/list-nodes";
+import type { NodeObject } from "../components/discovery/select-nodes";
+import { CONFIG_NAMESPACE, NodeSettings, SECRET_KEYS, SecretKey, Settings, SettingsError } from "../components/settings";
+import { NodeLister, resolveStackSettings, settingsFromStackConfig } from "../components/stack-config";
 import { weavePatchManifest } from "../components/weave/patch";
 
 const ROOT = resolve(__dirname, "..");
@@ -89,20 +97,66 @@ export interface Validated {
  * set yet does not stop a render (render never needs a secret's value); it is reported instead. Any
  * other problem throws the SettingsError that `pulumi up` would show.
  */
-export function validate(config: StackConfig): Validated {
+export function validate(config: StackConfig, discovered?: NodeSettings[]): Validated {
   const isSecret = (key: string) => config.secure.has(key);
   try {
-    return { settings: settingsFromStackConfig(config.values, isSecret), missingSecrets: [] };
+    return { settings: settingsFromStackConfig(config.values, isSecret, discovered), missingSecrets: [] };
   } catch (e) {
-    if (!(e instanceof SettingsError)) throw e;
-    const missingSecrets = SECRET_KEYS.filter(
-      (k) => !(`${CONFIG_NAMESPACE}:${k}` in config.values) && e.problems.some((p) => p.path === `${CONFIG_NAMESPACE}:${k}`),
-    );
-    if (!missingSecrets.length) throw e;
-    const filled = { ...config.values, ...Object.fromEntries(missingSecrets.map((k) => [`${CONFIG_NAMESPACE}:${k}`, "<secret>"])) };
-    const settings = settingsFromStackConfig(filled, (key) => isSecret(key) || missingSecrets.some((k) => key === `${CONFIG_NAMESPACE}:${k}`));
-    return { settings, missingSecrets };
+    const f = withMissingSecretsFilled(config, e);
+    return { settings: settingsFromStackConfig(f.values, f.isSecret, discovered), missingSecrets: f.missingSecrets };
   }
+}
+
+/** validate for any stack: with nodeDiscovery, its Nodes come from `listNodes` and go through the program's own resolveStackSettings. */
+export async function validateStack(config: StackConfig, listNodes: NodeLister, now: Date): Promise<Validated & { source?: BackendSource }> {
+  const isSecret = (key: string) => config.secure.has(key);
+  try {
+    return { ...(await resolveStackSettings(config.values, isSecret, listNodes, now)), missingSecrets: [] };
+  } catch (e) {
+    const f = withMissingSecretsFilled(config, e);
+    return { ...(await resolveStackSettings(f.values, f.isSecret, listNodes, now)), missingSecrets: f.missingSecrets };
+  }
+}
+
+/** After `e`: the config with each required secret that is simply not set yet filled by a stand-in; any other problem is rethrown. */
+function withMissingSecretsFilled(config: StackConfig, e: unknown): { values: Record<string, string>; isSecret: (key: string) => boolean; missingSecrets: SecretKey[] } {
+  if (!(e instanceof SettingsError)) throw e;
+  const missingSecrets = SECRET_KEYS.filter((k) => !(`${CONFIG_NAMESPACE}:${k}` in config.values) && e.problems.some((p) => p.path === `${CONFIG_NAMESPACE}:${k}`));
+  if (!missingSecrets.length) throw e;
+  const filled = { ...config.values, ...Object.fromEntries(missingSecrets.map((k) => [`${CONFIG_NAMESPACE}:${k}`, "<secret>"])) };
+  return { values: filled, isSecret: (key) => config.secure.has(key) || missingSecrets.some((k) => key === `${CONFIG_NAMESPACE}:${k}`), missingSecrets };
+}
+
+/** The Nodes of a `kubectl get nodes -o yaml` file (a v1 List or NodeList of Node objects). */
+export function readNodesYaml(text: string, file: string): NodeObject[] {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (e) {
+    throw new UsageError(`--nodes-yaml ${file} is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+  }
+  const d = doc as { kind?: unknown; items?: unknown } | null;
+  const items = d && (d.kind === "List" || d.kind === "NodeList") && Array.isArray(d.items) ? (d.items as { kind?: unknown }[]) : undefined;
+  if (!items || items.some((i) => !i || typeof i !== "object" || (i.kind !== undefined && i.kind !== "Node")))
+    throw new UsageError(`--nodes-yaml ${file} is not a list of Nodes; save one with \`kubectl get nodes -o yaml > ${file}\``);
+  return items as NodeObject[];
+}
+
+/** Where a discovery stack's Nodes come from for this render: the saved list, the given kubeconfig, or nowhere (usage error). */
+export function nodeListerFor(args: { nodesYaml?: string; kubeconfig?: string }, config: StackConfig, stack: string): NodeLister {
+  if (args.nodesYaml) {
+    const file = args.nodesYaml;
+    return async () => readNodesYaml(readFileSync(file, "utf8"), file);
+  }
+  if (args.kubeconfig) {
+    const access = { ...clusterAccessFromConfig(config.values), kubeconfig: args.kubeconfig };
+    return async () => listClusterNodes(loadKubeConfig(access));
+  }
+  return async () => {
+    throw new UsageError(
+      `stack ${stack} discovers its nodes (nodeDiscovery): pass --nodes-yaml FILE (saved with \`kubectl get nodes -o yaml\`) or --kubeconfig FILE (lists them from that cluster)`,
+    );
+  };
 }
 
 export interface RenderedFile {
@@ -191,7 +245,7 @@ export function writeRender(dir: string, rendered: Rendered): void {
   writeFileSync(join(dir, "SHA256SUMS"), sha256sums(rendered.files));
 }
 
-export function summary(stack: string, configFile: string, outDir: string, settings: Settings, r: Rendered, missingSecrets: SecretKey[]): string {
+export function summary(stack: string, configFile: string, outDir: string, settings: Settings, r: Rendered, missingSecrets: SecretKey[], source?: BackendSource, from?: string): string {
   const name = (m: K8sObject) => `${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ""}${m.metadata.name}`;
   const b = backends(settings);
   const lines = [
@@ -202,6 +256,10 @@ export function summary(stack: string, configFile: string, outDir: string, setti
   if (adopted.length) lines.push(`Adopted in place (pulumi.com/patchForce${settings.adopt?.retainOnDelete ? ", kept on destroy" : ""}): ${adopted.join(", ")}`);
   lines.push(r.weavePatch ? `Weave patch: ${name(r.weavePatch)} gets NO_MASQ_LOCAL=1` : `Weave patch: none (cni ${settings.cni})`);
   lines.push(`Backends (${settings.nodes.length} nodes): http ${b.http.join(" ")}`, `                    https ${b.https.join(" ")}`);
+  if (source) {
+    lines.push(`Discovered from ${from}: selector ${JSON.stringify(source.selector)}, ${source.addressType}: ${source.nodes.map((n) => `${n.name} ${n.address}`).join(", ")}`);
+    for (const l of source.leftOut) lines.push(`  left out: ${l.name}: ${l.reason}`);
+  }
   lines.push(`Load balancers (${settings.loadBalancers.length}):`);
   for (const h of r.pushed) lines.push(`  ${h.name} ${h.address} ${h.file} sha256 ${h.sha256}`);
   for (const p of r.placeholders)
@@ -211,39 +269,48 @@ export function summary(stack: string, configFile: string, outDir: string, setti
   return lines.join("\n") + "\n";
 }
 
-export function parseArgs(argv: string[]): { stack: string; out?: string; configFile?: string } {
-  const usage = "usage: npm run render -- <stack> [--out DIR] [--config-file FILE]";
-  let stack: string | undefined;
-  let out: string | undefined;
-  let configFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--out" || a === "--config-file") {
-      const v = argv[++i];
-      if (!v) throw new UsageError(`${a} needs a value; ${usage}`);
-      if (a === "--out") out = v;
-      else configFile = v;
-    } else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}; ${usage}`);
-    else if (stack === undefined) stack = a;
-    else throw new UsageError(`one stack at a time (got ${stack} and ${a}); ${usage}`);
-  }
-  if (!stack) throw new UsageError(usage);
-  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new UsageError(`"${stack}" is not a stack name (letters, digits, '.', '_', '-')`);
-  return { stack, out, configFile };
+export interface RenderArgs {
+  stack: string;
+  out?: string;
+  configFile?: string;
+  nodesYaml?: string;
+  kubeconfig?: string;
 }
 
-function main(): number {
+const VALUE_OPTIONS: Record<string, keyof Omit<RenderArgs, "stack">> = { "--out": "out", "--config-file": "configFile", "--nodes-yaml": "nodesYaml", "--kubeconfig": "kubeconfig" };
+
+export function parseArgs(argv: string[]): RenderArgs {
+  const usage = "usage: npm run render -- <stack> [--out DIR] [--config-file FILE] [--nodes-yaml FILE | --kubeconfig FILE]";
+  const args: Partial<RenderArgs> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a in VALUE_OPTIONS) {
+      const v = argv[++i];
+      if (!v) throw new UsageError(`${a} needs a value; ${usage}`);
+      args[VALUE_OPTIONS[a]] = v;
+    } else if (a.startsWith("-")) throw new UsageError(`unknown option ${a}; ${usage}`);
+    else if (args.stack === undefined) args.stack = a;
+    else throw new UsageError(`one stack at a time (got ${args.stack} and ${a}); ${usage}`);
+  }
+  if (!args.stack) throw new UsageError(usage);
+  if (!/^[A-Za-z0-9_.-]+$/.test(args.stack)) throw new UsageError(`"${args.stack}" is not a stack name (letters, digits, '.', '_', '-')`);
+  if (args.nodesYaml && args.kubeconfig) throw new UsageError(`--nodes-yaml and --kubeconfig are two sources for the same Nodes; give one`);
+  return args as RenderArgs;
+}
+
+async function main(): Promise<number> {
   try {
     const args = parseArgs(process.argv.slice(2));
     const configFile = args.configFile ?? join(ROOT, `Pulumi.${args.stack}.yaml`);
     if (!existsSync(configFile)) throw new UsageError(`no stack file ${configFile}; create it with \`pulumi stack init ${args.stack}\` or pass --config-file`);
     const shownFile = args.configFile ?? (relative(process.cwd(), configFile) || configFile);
     const config = readStackConfig(readFileSync(configFile, "utf8"), shownFile);
-    const { settings, missingSecrets } = validate(config);
+    const { settings, missingSecrets, source } = await validateStack(config, nodeListerFor(args, config, args.stack), new Date());
     const outDir = resolve(args.out ?? join(ROOT, ".render", args.stack));
     const rendered = renderFiles(args.stack, settings);
     writeRender(outDir, rendered);
-    process.stdout.write(summary(args.stack, shownFile, args.out ?? (relative(process.cwd(), outDir) || "."), settings, rendered, missingSecrets));
+    const from = args.nodesYaml ?? `the cluster of ${args.kubeconfig}`;
+    process.stdout.write(summary(args.stack, shownFile, args.out ?? (relative(process.cwd(), outDir) || "."), settings, rendered, missingSecrets, source, from));
     return 0;
   } catch (e) {
     if (e instanceof SettingsError) {
@@ -258,4 +325,4 @@ function main(): number {
   }
 }
 
-if (require.main === module) process.exitCode = main();
+if (require.main === module) void main().then((code) => (process.exitCode = code));

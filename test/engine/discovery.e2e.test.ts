@@ -9,14 +9,16 @@
 //   exactly one update per LB, follow-cluster fails with the plan, then --apply ups it -> node-2
 //   cordoned: removed -> node-4 deleted: removed -> shrink guard and an empty selector fail `up` with
 //   the LB files untouched ->
-//   the same cluster state gives the same haproxy.cfg bytes from the pushed file, the stack output
-//   and the program's selection of the Nodes list in reverse order.
+//   the same cluster state gives the same haproxy.cfg bytes from the pushed file, the stack output,
+//   the program's selection of the Nodes list in reverse order and `npm run render` (--kubeconfig, and
+//   --nodes-yaml with the list reversed).
 //
 // Uses the netns hosts (one instance per machine): never run it while the netns tier runs.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import YAML from "yaml";
 import { selectNodes } from "../../components/discovery/select-nodes";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
 import { checkSettings, parseSettings, type Settings } from "../../components/settings";
@@ -238,5 +240,14 @@ describe("nodeDiscovery with the real engine, API server and load balancers", ()
       expect(Object.fromEntries(s.loadBalancers.map((lb) => [lb.name, renderHaproxyConfig(s, lb)]))).toEqual(live);
     }
     for (const cfg of Object.values(live)) expect(servers(cfg)).toEqual(["node-1", "node-3"]);
+    // `npm run render` from the live cluster and from the saved Nodes list in reverse order: the same bytes.
+    const list = YAML.parse(cluster.kubectl("get", "nodes", "-o", "yaml"));
+    const reversed = writeTmp("nodes-reversed.yaml", YAML.stringify({ ...list, items: [...list.items].reverse() }));
+    for (const [source, value] of [["--kubeconfig", cluster.kubeconfig], ["--nodes-yaml", reversed]]) {
+      const out = join(project.dir, `render${source}`);
+      const r = spawnSync(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "scripts/render.ts"), STACK, "--config-file", join(project.dir, `Pulumi.${STACK}.yaml`), source, value, "--out", out], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(Object.fromEntries(hosts.loadBalancers.map((lb) => [lb.name, readFileSync(join(out, "lb", lb.name, "haproxy.cfg"), "utf8")]))).toEqual(live);
+    }
   });
 });

@@ -1,39 +1,16 @@
 // `npm run render -- <stack>` as users run it: a real process on the real stack files, into temp folders.
-import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import YAML from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256 } from "../../components/controller/manifests";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
 import { renderKeepalivedConfig } from "../../components/keepalived/config";
 import { readStackConfig, validate } from "../../scripts/render";
+import { ROOT, contents, listFiles, render } from "../fixtures/render-cli";
 
-const ROOT = resolve(__dirname, "../..");
-const TSX = join(ROOT, "node_modules/.bin/tsx");
 let tmp: string;
-
-/** Runs render in a child process without blocking the worker (a blocking spawnSync starves vitest's RPC). */
-function render(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise) => {
-    execFile(TSX, ["scripts/render.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
-      const status = error ? (typeof error.code === "number" ? error.code : null) : 0;
-      resolvePromise({ status, stdout, stderr });
-    });
-  });
-}
-
-/** Every file under `dir`, relative, sorted. */
-function listFiles(dir: string, prefix = ""): string[] {
-  return readdirSync(dir)
-    .flatMap((e) => (statSync(join(dir, e)).isDirectory() ? listFiles(join(dir, e), `${prefix}${e}/`) : [`${prefix}${e}`]))
-    .sort();
-}
-
-function contents(dir: string): Record<string, string> {
-  return Object.fromEntries(listFiles(dir).map((f) => [f, readFileSync(join(dir, f), "utf8")]));
-}
 
 const yamlOf = (dir: string, file: string) => YAML.parse(readFileSync(join(dir, file), "utf8"));
 const stackSettings = (stack: string) => validate(readStackConfig(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8"), stack)).settings;
@@ -298,7 +275,7 @@ describe("stack file variants and bad input", () => {
   });
 
   it("usage errors exit 2: no stack, unknown stack, a folder render did not make", { timeout: 240_000 }, async () => {
-    expect(await render()).toMatchObject({ status: 2, stderr: "render: usage: npm run render -- <stack> [--out DIR] [--config-file FILE]\n" });
+    expect(await render()).toMatchObject({ status: 2, stderr: "render: usage: npm run render -- <stack> [--out DIR] [--config-file FILE] [--nodes-yaml FILE | --kubeconfig FILE]\n" });
     expect(await render("nosuch", "--out", join(tmp, "x"))).toMatchObject({
       status: 2,
       stderr: `render: no stack file ${join(ROOT, "Pulumi.nosuch.yaml")}; create it with \`pulumi stack init nosuch\` or pass --config-file\n`,

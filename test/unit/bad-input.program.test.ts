@@ -24,6 +24,14 @@ const pair = (raw: Record<string, any>) => {
   return raw;
 };
 
+const SELECTOR_FIX = "write requirements separated by ',', each key, !key, key=value, key!=value, key in (a,b) or key notin (a,b), e.g. node-role.example.com/ingress=true";
+/** The dev stack with nodeDiscovery instead of its node list. */
+const discover = (raw: Record<string, any>, nodeDiscovery: Record<string, unknown>) => {
+  delete raw.nodes;
+  raw.nodeDiscovery = nodeDiscovery;
+  return raw;
+};
+
 // [what, change to the dev stack, the one problem: [path, message]]
 const CASES: [string, (raw: Record<string, any>) => Record<string, any>, [string, string]][] = [
   ["configPath with a newline and a command", (r) => ((r.loadBalancers[0].configPath = "/etc/haproxy/h.cfg\ntouch x"), r), ["loadBalancers[0].configPath", `"/etc/haproxy/h.cfg\\ntouch x" ${PATH_RULE}`]],
@@ -47,12 +55,18 @@ const CASES: [string, (raw: Record<string, any>) => Record<string, any>, [string
   ["the same node as IPv4 and IPv4-mapped IPv6", (r) => ((r.nodes[1].address = "::ffff:192.0.2.11"), r), ["nodes[1].address", "::ffff:192.0.2.11 is the same address as nodes[0] (192.0.2.11); list each node once"]],
   ["the same LB as IPv4 and IPv4-mapped IPv6", (r) => (r.loadBalancers.push({ name: "lb-2", address: "::FFFF:198.51.100.10", hostKey: HOST_KEY_1 }), r), ["loadBalancers[1].address", "::FFFF:198.51.100.10 is the same address as loadBalancers[0] (198.51.100.10); list each load-balancer host once"]],
   ["an LB at a node's address, IPv4-mapped", (r) => ((r.loadBalancers[0].address = "::ffff:c000:20c"), r), ["loadBalancers[0].address", "::ffff:c000:20c is also a node address; a load balancer must be a separate host"]],
+  ["a node selector that is not a label selector", (r) => discover(r, { selector: "role in (ingress" }), ["nodeDiscovery.selector", `"role in (ingress" is not a Kubernetes label selector: has unbalanced parentheses; ${SELECTOR_FIX}`]],
+  ["a node selector with a bad label value", (r) => discover(r, { selector: "role=in/gress" }), ["nodeDiscovery.selector", `"role=in/gress" is not a Kubernetes label selector: "in/gress" is not a label value (at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric); ${SELECTOR_FIX}`]],
+  ["nodes and nodeDiscovery both", (r) => ((r.nodeDiscovery = { selector: "role=ingress" }), r), ["nodeDiscovery", "and nodes are both set; use exactly one: remove nodes to discover the nodes from the cluster, or remove nodeDiscovery to keep the list"]],
+  ["an unknown addressType", (r) => discover(r, { selector: "", addressType: "Hostname" }), ["nodeDiscovery.addressType", `"Hostname" must be one of InternalIP, ExternalIP, InternalIPv6First (InternalIPv6First: a node's first IPv6 InternalIP, else its first InternalIP)`]],
+  ["a maxRemovedShare above 1", (r) => discover(r, { selector: "", maxRemovedShare: 2 }), ["nodeDiscovery.maxRemovedShare", "2 must be between 0 and 1, e.g. 0.5"]],
+  ["a negative grace period", (r) => discover(r, { selector: "", exclude: { notReadyGraceSeconds: -5 } }), ["nodeDiscovery.exclude.notReadyGraceSeconds", "-5 must be 0 or more seconds, e.g. 300"]],
   ["a namespace that is not a DNS label", (r) => ((r.namespace = "Nginx_Ingress"), r), ["namespace", `"Nginx_Ingress" must be a DNS label: lower-case letters, digits and '-', at most 63 characters, e.g. node-1`]],
 ];
 
 describe("index.ts rejects each bad string before registering anything", () => {
   it("covers every case below (none dropped by a refactor)", () => {
-    expect(CASES.length).toBe(22);
+    expect(CASES.length).toBe(28);
   });
 
   it.each(CASES)("%s", async (_what, change, [path, message]) => {

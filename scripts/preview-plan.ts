@@ -24,7 +24,9 @@ export interface LineDiff {
  */
 export function outputLineDiffs(previewText: string, output: string): Record<string, LineDiff> {
   const lines = previewText.split("\n");
-  const start = lines.findIndex((l) => new RegExp(`^ *~ ${output} *: \\{$`).test(l));
+  // The stack's own outputs sit two columns in. With nodeDiscovery the preview also shows the shrink
+  // guard's StackReference to this stack with the *previous* outputs' diff nested deeper: never read that.
+  const start = lines.findIndex((l) => new RegExp(`^  ~ ${output} *: \\{$`).test(l));
   if (start < 0) throw new Error(`the preview shows no change of the stack output ${output}:\n${previewText}`);
   const outerIndent = lines[start].indexOf("~");
   const result: Record<string, LineDiff> = {};
@@ -35,7 +37,7 @@ export function outputLineDiffs(previewText: string, output: string): Record<str
     if (key) {
       const diff: LineDiff = { added: [], removed: [] };
       result[key[2]] = diff;
-      // An added or removed empty line may be printed without the space after its marker.
+      // The CLI leaves empty lines out of these diffs (measured); a bare marker would still read as "".
       current = { diff, marker: new RegExp(`^ {${key[1].length + 4}}([+-])(?: (.*))?$`) };
       continue;
     }

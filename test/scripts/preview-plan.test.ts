@@ -22,6 +22,17 @@ describe("outputLineDiffs", () => {
     expect(outputLineDiffs(NODE4, "haproxyConfigs")).toEqual({ "lb-1": node4, "lb-2": node4 });
   });
 
+  it("reads the stack's own outputs, never the copy the shrink guard's StackReference shows (real discovery preview)", () => {
+    const text = readFileSync(join(__dirname, "../fixtures/preview-diff-discovery-node-4.txt"), "utf8");
+    expect(text).toContain("    > pulumi:pulumi:StackReference: (read)\n");
+    const node4 = { added: [SERVER_HTTP, SERVER_HTTPS], removed: [] };
+    expect(outputLineDiffs(text, "haproxyConfigs")).toEqual({ "lb-1": node4, "lb-2": node4 });
+    // The reference's nested copy (previous outputs) shows a different change one update later: ignored.
+    const nested = ["          ~ haproxyConfigs: {", "              ~ lb-1: ", "                  -     server node-2 192.0.2.12:30111 send-proxy check", "            }"].join("\n");
+    expect(outputLineDiffs(`${nested}\n${text}`, "haproxyConfigs")).toEqual({ "lb-1": node4, "lb-2": node4 });
+    expect(() => outputLineDiffs(nested, "haproxyConfigs")).toThrow("the preview shows no change of the stack output haproxyConfigs");
+  });
+
   it("reads removed lines as well as added ones", () => {
     const text = ["  ~ haproxyConfigs: {", "      ~ lb-1: ", "            ...", "          -     server node-2 192.0.2.12:30111 send-proxy check", "          + listen stats", "    }", ""].join("\n");
     expect(outputLineDiffs(text, "haproxyConfigs")).toEqual({ "lb-1": { added: ["listen stats"], removed: ["    server node-2 192.0.2.12:30111 send-proxy check"] } });

@@ -27,6 +27,8 @@ export = async () => {
     // Only with nodeDiscovery: the selector, the nodes matched and those left out.
     ...(source ? { backendSource: source } : {}),
     loadBalancers: ingress.loadBalancers,
+    // Each LB's haproxy.cfg without secrets: the lines a reviewer reads in `pulumi preview --diff`.
+    haproxyConfigs: ingress.haproxyConfigs,
     // null, not undefined, without keepalived: the engine warns on every run about an undefined output.
     keepalived: ingress.keepalived.apply((k) => k ?? null),
   };

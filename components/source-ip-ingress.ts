@@ -8,6 +8,7 @@ import { NodePortService } from "./controller/node-port-service";
 import { ProxyProtocolConfig } from "./controller/proxy-protocol-config";
 import { keepalivedHost, nonlocalBindFamilies } from "./keepalived/config";
 import { KeepalivedLoadBalancer, NonlocalBind } from "./keepalived/keepalived-load-balancer";
+import { readableHaproxyConfigs } from "./haproxy/readable";
 import { HaproxyLoadBalancer, LoadBalancerSecrets } from "./load-balancer";
 import type { Settings } from "./settings";
 import { WeaveNoMasqLocal } from "./weave/weave-no-masq-local";
@@ -42,6 +43,11 @@ export class SourceIpIngress extends pulumi.ComponentResource {
   public readonly nodePorts: pulumi.Output<{ http: number; https: number }>;
   public readonly backends: pulumi.Output<{ http: string[]; https: string[] }>;
   public readonly loadBalancers: pulumi.Output<Record<string, LoadBalancerOutput>>;
+  /**
+   * Per LB host, its haproxy.cfg as pushed with secrets replaced by placeholders: `pulumi preview --diff`
+   * shows a change of it line by line (the pushes' stdin is secret, so their diff shows no content).
+   */
+  public readonly haproxyConfigs: pulumi.Output<Record<string, string>>;
   /** Undefined without `keepalived`. */
   public readonly keepalived: pulumi.Output<KeepalivedOutput | undefined>;
 
@@ -90,6 +96,7 @@ export class SourceIpIngress extends pulumi.ComponentResource {
       .apply((hashes) =>
         Object.fromEntries(s.loadBalancers.map((lb, i) => [lb.name, { address: lb.address, configPath: lb.configPath, configSha256: hashes[i] }])),
       );
+    this.haproxyConfigs = pulumi.output(readableHaproxyConfigs(s));
     const k = s.keepalived;
     this.keepalived = k
       ? pulumi.all(keepalived.map((h) => h.configSha256)).apply((hashes) => ({
@@ -108,6 +115,7 @@ export class SourceIpIngress extends pulumi.ComponentResource {
       nodePorts: this.nodePorts,
       backends: this.backends,
       loadBalancers: this.loadBalancers,
+      haproxyConfigs: this.haproxyConfigs,
       keepalived: this.keepalived,
     });
   }

@@ -20,8 +20,9 @@ import YAML from "yaml";
 import { withAdoption } from "../components/adopt";
 import { backends } from "../components/backends";
 import { K8sObject, controllerManifests, sha256 } from "../components/controller/manifests";
-import { renderHaproxyConfig } from "../components/haproxy/config";
+import { readableHaproxyConfig } from "../components/haproxy/readable";
 import { renderKeepalivedConfig } from "../components/keepalived/config";
+import { placeholder, withSecretPlaceholder } from "../components/secret-placeholder";
 import type { BackendSource } from "../components/discovery/backend-source";
 import { clusterAccessFromConfig, listClusterNodes, loadKubeConfig } from "../components/discovery/list-nodes";
 import type { NodeObject } from "../components/discovery/select-nodes";
@@ -158,35 +159,6 @@ export function nodeListerFor(args: { nodesYaml?: string; kubeconfig?: string },
   };
 }
 
-/** What a secret looks like in rendered files: obviously not a real value, and greppable. */
-export function placeholder(key: SecretKey): string {
-  return `<SECRET-NOT-RENDERED:${key}>`;
-}
-
-/**
- * Renders text that embeds a secret without knowing the secret: renders with two different stand-ins,
- * and every token that differs between the two depends on the secret (a clear value or a hash of it).
- * Those tokens become the placeholder, and a comment line above says so.
- */
-export function withSecretPlaceholder(key: SecretKey, renderWith: (secret: string) => string): { text: string; placeholders: number } {
-  const a = renderWith(`render-stand-in-a-${key}`).split("\n");
-  const b = renderWith(`render-stand-in-b-${key}`).split("\n");
-  if (a.length !== b.length) throw new Error(`cannot place the ${key} placeholder: the output's line count depends on the secret`);
-  const out: string[] = [];
-  let placeholders = 0;
-  a.forEach((line, i) => {
-    if (line === b[i]) return out.push(line);
-    const ta = line.split(" ");
-    const tb = b[i].split(" ");
-    if (ta.length !== tb.length) throw new Error(`cannot place the ${key} placeholder in line ${i + 1}`);
-    const indent = line.match(/^ */)![0];
-    out.push(`${indent}# ${key} is a secret: \`npm run render\` shows a placeholder; \`pulumi up\` pushes the real line.`);
-    out.push(ta.map((t, j) => (t === tb[j] ? t : placeholder(key))).join(" "));
-    placeholders++;
-  });
-  return { text: out.join("\n"), placeholders };
-}
-
 export interface RenderedFile {
   readonly path: string;
   readonly content: string;
@@ -225,12 +197,9 @@ export function renderFiles(stack: string, settings: Settings): Rendered {
   const pushed: Rendered["pushed"] = [];
   for (const lb of settings.loadBalancers) {
     const file = `lb/${lb.name}/haproxy.cfg`;
-    let content: string;
-    if (settings.haproxy.stats.enabled) {
-      const r = withSecretPlaceholder("statsPassword", (statsPassword) => renderHaproxyConfig(settings, lb, { statsPassword }));
-      content = r.text;
-      if (r.placeholders) placeholders.push({ file, key: "statsPassword" });
-    } else content = renderHaproxyConfig(settings, lb);
+    // The same text as the stack output haproxyConfigs (what `pulumi preview --diff` shows).
+    const { text: content, placeholders: count } = readableHaproxyConfig(settings, lb);
+    if (count) placeholders.push({ file, key: "statsPassword" });
     files.push({ path: file, content });
     pushed.push({ name: lb.name, address: lb.address, file, sha256: sha256(content) });
     const keepalived = renderKeepalived(settings, lb);

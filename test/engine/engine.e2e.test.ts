@@ -7,7 +7,9 @@
 //
 // preview (exact plan) -> up (objects read back from the API server; haproxy.cfg pushed over SSH and
 // served by a new worker; the SSH key only as a secret in state) -> preview --expect-no-changes ->
-// node-4 added (exactly one push update per LB, then up: node-4 DOWN, the others UP) -> stack outputs
+// node-4 added (exactly one push update per LB; `preview --diff` shows each LB's two new server lines,
+// no secret; then up: node-4 DOWN, the others UP) -> stats page turned on, preview only (the readable
+// diff holds a placeholder, never the password or its hash) -> stack outputs
 // -> destroy (objects gone, weave-net as before, each LB's original haproxy.cfg restored).
 //
 // Uses the netns hosts (one instance per machine): never run it while the netns tier runs.
@@ -16,20 +18,22 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { configMapData, controllerManifests, networkPolicyManifest, selectorLabels, sha256 } from "../../components/controller/manifests";
-import { renderHaproxyConfig } from "../../components/haproxy/config";
+import { renderHaproxyConfig, statsSalt } from "../../components/haproxy/config";
+import { sha512Crypt } from "../../components/haproxy/crypt";
+import { readableHaproxyConfigs } from "../../components/haproxy/readable";
 import { pushFiles } from "../../components/haproxy/push-script";
 import { parseSettings, type Settings } from "../../components/settings";
 import type { HostsContract, LoadBalancerEntry } from "../netns/contract";
 import { hostsDown, hostsUp, onHost, procInfo, serverStates, waitFor } from "../netns/harness";
 import { type Cluster, startCluster, until } from "./adopt-fixtures";
-import { type PulumiProject, type PulumiResult, ROOT, pulumiProject } from "./pulumi-cli";
+import { outputLineDiffs } from "../../scripts/preview-plan";
+import { type PulumiProject, type PulumiResult, finishEngineFile, programStack } from "./pulumi-cli";
 
 const STACK = "engine";
 const PROJECT = "ingress-haproxy";
 const CLUSTER_DIR = "/tmp/ihp-cluster-engine";
 const PORT_BASE = 27700;
-/** IHP_ENGINE_KEEP=1 leaves the cluster, the hosts and the project folder for a post-mortem. */
-const KEEP = process.env.IHP_ENGINE_KEEP === "1";
+const STATS_PASSWORD = "engine-e2e-stats-password";
 
 let cluster: Cluster;
 let hosts: HostsContract;
@@ -128,35 +132,11 @@ beforeAll(async () => {
   const nodes = cluster.json("get", "nodes").items.map((n: any) => [n.metadata.name, n.status.addresses.find((a: any) => a.type === "InternalIP").address]);
   expect(nodes).toEqual(settings.nodes.map((n) => [n.name, n.address]));
 
-  project = pulumiProject("engine-e2e-", {
-    env: cluster.env,
-    passphrase: "engine-e2e-passphrase",
-    files: {
-      // The repository itself is the program (main: an absolute folder): its index.ts, tsconfig and node_modules.
-      "Pulumi.yaml": `${readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")}main: ${ROOT}\n`,
-      [`Pulumi.${STACK}.yaml`]: YAML.stringify({ config: Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, v])) }),
-    },
-  });
-  ok(await project.run(["stack", "init", STACK]));
-  ok(await project.run(["config", "set", "--secret", "sshPrivateKey", "--stack", STACK], { input: sshKey }));
+  project = await programStack("engine-e2e-", STACK, raw, sshKey, { env: cluster.env, passphrase: "engine-e2e-passphrase" });
 }, 900_000);
 
 afterAll(() => {
-  const rows = Object.entries(timings).map(([k, v]) => `  ${k.padEnd(28)} ${v.toFixed(1)} s`);
-  console.log(`engine e2e timings (pulumi CLI wall clock):\n${rows.join("\n")}`);
-  if (KEEP) {
-    console.log(`IHP_ENGINE_KEEP=1: left the cluster (${CLUSTER_DIR}), the netns hosts and ${project?.dir}`);
-    return;
-  }
-  const errors: unknown[] = [];
-  for (const step of [() => hostsDown(), () => cluster?.down(), () => project?.remove()]) {
-    try {
-      step();
-    } catch (e) {
-      errors.push(e);
-    }
-  }
-  if (errors.length) throw errors[0];
+  finishEngineFile("engine e2e", timings, `the cluster (${CLUSTER_DIR}), the netns hosts and ${project?.dir}`, [() => hostsDown(), () => cluster?.down(), () => project?.remove()]);
 }, 300_000);
 
 describe("index.ts with the real engine, cluster and load balancers", () => {
@@ -333,11 +313,21 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
   });
 
   let settings4: Settings;
+  /** Lines of the SSH private key long enough to be recognisable (not the BEGIN/END armour). */
+  const sshKeyLines = () => sshKey.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----"));
 
   it("5. adding node-4 changes exactly one push per LB; up pushes it and HAProxy marks node-4 DOWN", async () => {
     ok(await pulumi("config", "set", "--path", "nodes[3].name", "node-4"));
     ok(await pulumi("config", "set", "--path", "nodes[3].address", "192.0.2.14"));
     settings4 = settingsOf({ ...raw, nodes: [...raw.nodes, { name: "node-4", address: "192.0.2.14" }] });
+    // What a reviewer reads (the PR comment is this text): each LB's haproxy.cfg gains exactly its two
+    // server lines; the pushes' stdin (the file, secret) shows no content.
+    const shown = ok(await timed("preview --diff (node-4)", "preview", "--diff"));
+    console.log(`preview --diff (node-4):\n${shown.out}`);
+    const node4 = { added: ["    server node-4 192.0.2.14:30111 send-proxy check", "    server node-4 192.0.2.14:30112 send-proxy check port 30111 check-send-proxy"], removed: [] };
+    expect(outputLineDiffs(shown.out, "haproxyConfigs")).toEqual({ "lb-1": node4, "lb-2": node4 });
+    expect(shown.out.match(/~ stdin *: \[secret\] => \[secret\]/g)).toEqual([expect.any(String), expect.any(String)]);
+    for (const line of sshKeyLines()) expect(shown.out).not.toContain(line);
     const r = ok(await timed("preview (node-4)", "preview", "--json"));
     expect(steps(r, true)).toEqual(["update command:remote:Command ingress-lb-lb-1-push", "update command:remote:Command ingress-lb-lb-2-push"]);
     for (const s of JSON.parse(r.stdout).steps.filter((x: any) => x.op !== "same")) {
@@ -370,6 +360,51 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
     expect(cluster.json("get", "configmap", "nginx-config", "-n", settings.namespace).data).toEqual(configMapData(settings));
   });
 
+  it("5b. stats page on (preview only): the readable diff shows a placeholder, never the password or its hash", async () => {
+    ok(await pulumi("config", "set", "--path", "haproxy.stats.enabled", "true", "--type", "bool"));
+    ok(await project.run(["config", "set", "--secret", "statsPassword", "--stack", STACK], { input: STATS_PASSWORD }));
+    const withStats = parseSettings({ ...raw, nodes: settings4.nodes, haproxy: { ...(raw.haproxy as object), stats: { enabled: true } } }, { sshPrivateKey: true, statsPassword: true });
+    const shas = Object.fromEntries(await Promise.all(lbEntries().map(async (lb) => [lb.name, await liveSha(lb)] as const)));
+    const shown = ok(await timed("preview --diff (stats on)", "preview", "--diff"));
+    console.log(`preview --diff (stats on):\n${shown.out}`);
+    // The CLI leaves empty lines out of a multi-line diff (measured): the blank lines around the new sections do not show.
+    const stats = {
+      added: [
+        "userlist stats-users",
+        "    # statsPassword is a secret: this copy shows a placeholder; `pulumi up` pushes the real line.",
+        "    user stats password <SECRET-NOT-RENDERED:statsPassword>",
+        "listen stats",
+        "    bind 127.0.0.1:8404",
+        "    mode http",
+        "    option httplog",
+        "    http-request auth realm haproxy-stats unless { http_auth(stats-users) }",
+        "    stats enable",
+        "    stats uri /",
+        "    stats refresh 10s",
+        "    stats hide-version",
+      ],
+      removed: [],
+    };
+    expect(outputLineDiffs(shown.out, "haproxyConfigs")).toEqual({ "lb-1": stats, "lb-2": stats });
+    for (const lb of withStats.loadBalancers) {
+      const hash = sha512Crypt(STATS_PASSWORD, statsSalt(lb, "stats"));
+      // Counterfactual: the file the push would send holds this hash.
+      expect(renderHaproxyConfig(withStats, lb, { statsPassword: STATS_PASSWORD })).toContain(`    user stats password ${hash}\n`);
+      expect(shown.out).not.toContain(hash);
+      expect(shown.out).not.toContain(hash.split("$")[2]); // not even its salt
+    }
+    expect(shown.out).not.toContain(STATS_PASSWORD);
+    expect(shown.out).not.toMatch(/\$6\$/);
+    for (const line of sshKeyLines()) expect(shown.out).not.toContain(line);
+    // A preview pushes nothing.
+    for (const lb of lbEntries()) expect(await liveSha(lb)).toBe(shas[lb.name]);
+
+    ok(await pulumi("config", "rm", "--path", "haproxy.stats.enabled"));
+    ok(await pulumi("config", "rm", "statsPassword"));
+    const back = await timed("preview --expect-no-changes (stats off again)", "preview", "--expect-no-changes");
+    expect(back.status, back.out).toBe(0);
+  });
+
   it("6. stack outputs list the NodePorts, backends and pushed hashes exactly", async () => {
     const outputs = JSON.parse(ok(await pulumi("stack", "output", "--json")).stdout);
     const shas = Object.fromEntries(await Promise.all(lbEntries().map(async (lb) => [lb.name, await liveSha(lb)] as const)));
@@ -385,8 +420,10 @@ describe("index.ts with the real engine, cluster and load balancers", () => {
         "lb-1": { address: "198.51.100.10", configPath: hosts.loadBalancers[0].configPath, configSha256: shas["lb-1"] },
         "lb-2": { address: "198.51.100.11", configPath: hosts.loadBalancers[1].configPath, configSha256: shas["lb-2"] },
       },
+      haproxyConfigs: readableHaproxyConfigs(settings4),
       keepalived: null,
     });
+    expect(outputs.haproxyConfigs["lb-1"]).toBe(renderHaproxyConfig(settings4, settings4.loadBalancers[0]));
   });
 
   it("7. destroy removes every object, leaves weave-net as it was and restores each LB's original haproxy.cfg", async () => {

@@ -2,9 +2,10 @@
 // runs it: a file backend inside the folder, a private PULUMI_HOME whose plugins are the toolchain's
 // (like env.sh's ihp_private_pulumi_home), no update check, no plugin download.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import YAML from "yaml";
 
 export const ROOT = resolve(__dirname, "../..");
 
@@ -81,4 +82,45 @@ export function pulumiProject(prefix: string, opts: ProjectOptions = {}): Pulumi
       child.stdin.end(o.input ?? "");
     });
   return { dir, env, run, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A project whose program is the repository itself (Pulumi.yaml with `main:` the repository folder), with
+ * stack `stack` initialised from `config` (plain values, under the project's namespace) and the SSH key
+ * set as the secret `sshPrivateKey`.
+ */
+export async function programStack(prefix: string, stack: string, config: Record<string, unknown>, sshKey: string, opts: Pick<ProjectOptions, "env" | "passphrase">): Promise<PulumiProject> {
+  const name = /^name: (\S+)$/m.exec(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8"))![1];
+  const project = pulumiProject(prefix, {
+    ...opts,
+    files: {
+      // The repository itself is the program (main: an absolute folder): its index.ts, tsconfig and node_modules.
+      "Pulumi.yaml": `${readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")}main: ${ROOT}\n`,
+      [`Pulumi.${stack}.yaml`]: YAML.stringify({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`${name}:${k}`, v])) }),
+    },
+  });
+  for (const [args, input] of [[["stack", "init", stack]], [["config", "set", "--secret", "sshPrivateKey", "--stack", stack], sshKey]] as const) {
+    const r = await project.run([...args], { input });
+    if (r.status !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.status}:\n${r.out}`);
+  }
+  return project;
+}
+
+/**
+ * The end of an engine file: prints the CLI timings; unless IHP_ENGINE_KEEP=1 (left for a post-mortem),
+ * runs every clean-up step, even after one failed, and throws the first error.
+ */
+export function finishEngineFile(title: string, timings: Record<string, number>, left: string, cleanUp: (() => void)[]): void {
+  const width = Math.max(0, ...Object.keys(timings).map((k) => k.length));
+  console.log(`${title} timings (pulumi CLI wall clock):\n${Object.entries(timings).map(([k, v]) => `  ${k.padEnd(width)} ${v.toFixed(1)} s`).join("\n")}`);
+  if (process.env.IHP_ENGINE_KEEP === "1") return console.log(`IHP_ENGINE_KEEP=1: left ${left}`);
+  const errors: unknown[] = [];
+  for (const step of cleanUp) {
+    try {
+      step();
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  if (errors.length) throw errors[0];
 }

@@ -151,7 +151,7 @@ describe("render prod", () => {
       const cfg = readFileSync(join(out, `lb/${lb}/haproxy.cfg`), "utf8");
       expect(cfg).toContain(
         "\nuserlist stats-users\n" +
-          "    # statsPassword is a secret: `npm run render` shows a placeholder; `pulumi up` pushes the real line.\n" +
+          "    # statsPassword is a secret: this copy shows a placeholder; `pulumi up` pushes the real line.\n" +
           "    user ops password <SECRET-NOT-RENDERED:statsPassword>\n",
       );
       expect(cfg).not.toContain("$6$");
@@ -261,7 +261,7 @@ describe("stack file variants and bad input", () => {
       const authLine = real.split("\n").findIndex((l) => l.includes("auth_pass "));
       const expected = real.split("\n");
       expected.splice(authLine, 1,
-        "        # vrrpPassword is a secret: `npm run render` shows a placeholder; `pulumi up` pushes the real line.",
+        "        # vrrpPassword is a secret: this copy shows a placeholder; `pulumi up` pushes the real line.",
         "        auth_pass <SECRET-NOT-RENDERED:vrrpPassword>");
       expect(conf).toBe(expected.join("\n"));
       expect(r.stdout).toContain(`\n  ${lb.name} ${lb.address} lb/${lb.name}/keepalived.conf sha256 ${sha256(conf)}\n`);

@@ -100,7 +100,7 @@ describe("index.ts with nodeDiscovery", () => {
   it("a listed stack has no backendSource output and no self-reference", async () => {
     stackConfig(devRaw(), { sshPrivateKey: TEST_SSH_KEY });
     const out = await runProgram();
-    expect(Object.keys(out).sort()).toEqual(["backends", "keepalived", "loadBalancers", "namespace", "nodePorts", "serviceName"]);
+    expect(Object.keys(out).sort()).toEqual(["backends", "haproxyConfigs", "keepalived", "loadBalancers", "namespace", "nodePorts", "serviceName"]);
     expect((await settled()).filter((r) => r.type === "pulumi:pulumi:StackReference")).toEqual([]);
   });
 });

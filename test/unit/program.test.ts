@@ -6,6 +6,7 @@ import { sha256 } from "../../components/controller/manifests";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
 import { configDigest, digestKey } from "../../components/haproxy/digest";
 import { pushCommand, restoreCommand } from "../../components/haproxy/push-script";
+import { readableHaproxyConfig } from "../../components/haproxy/readable";
 import { devRaw, settingsOf } from "../fixtures/settings";
 import { TEST_SSH_KEY as SSH_KEY, runProgram, stackConfig } from "../fixtures/program";
 import { installMocks, isSecretInput, recorded, registeredSorted, settled, unwrapSecret, valueOf } from "../fixtures/mocks";
@@ -53,6 +54,9 @@ describe("index.ts on the dev stack", () => {
     expect(await valueOf(out.loadBalancers)).toEqual({
       "lb-1": { address: "198.51.100.10", configPath: "/etc/haproxy/haproxy.cfg", configSha256: sha256(expectedConfig) },
     });
+    // No secret in this file: the readable copy a preview diff shows is the pushed file itself.
+    expect(await pulumi.isSecret(out.haproxyConfigs)).toBe(false);
+    expect(await valueOf(out.haproxyConfigs)).toEqual({ "lb-1": expectedConfig });
 
     const push = recorded.find((r) => r.type === "command:remote:Command")!;
     const input = { content: expectedConfig, digestKey: digestKey(SSH_KEY), owner: "ingress-haproxy:test:ingress-lb-lb-1-push" };
@@ -96,6 +100,14 @@ describe("index.ts on the dev stack", () => {
     expect(await valueOf(out.loadBalancers)).toEqual({
       "lb-1": { address: "198.51.100.10", configPath: "/etc/haproxy/haproxy.cfg", configSha256: keyed },
     });
+    // The readable copy stays plain (a preview diff shows its lines) and holds a placeholder, not the hash.
+    expect(await pulumi.isSecret(out.haproxyConfigs)).toBe(false);
+    const readable = readableHaproxyConfig(s, s.loadBalancers[0]).text;
+    expect(await valueOf(out.haproxyConfigs)).toEqual({ "lb-1": readable });
+    const hashLine = expectedConfig.split("\n").find((l) => l.includes(" password "))!;
+    expect(hashLine).toMatch(/^    user stats password \$6\$/);
+    expect(readable).not.toContain(hashLine.split(" ").pop());
+    expect(readable).toContain("    user stats password <SECRET-NOT-RENDERED:statsPassword>\n");
   });
 
   it("adding a node changes only the load-balancer configs among the rendered inputs", async () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 const DIR = resolve(__dirname, "../../.github/workflows");
 const wf = (file: string) => YAML.parse(readFileSync(join(DIR, file), "utf8"));
 const text = (file: string) => readFileSync(join(DIR, file), "utf8");
-const FILES = ["checks.yml", "deploy.yml", "engine.yml", "preview.yml"];
+const FILES = ["checks.yml", "deploy.yml", "engine.yml", "follow-cluster.yml", "preview.yml"];
 
 // Inputs of pulumi/actions v7.0.0 (its action.yml); a misspelt input is silently ignored by GitHub.
 const PULUMI_ACTION_INPUTS = [
@@ -24,7 +24,7 @@ type Step = { uses?: string; run?: string; with?: Record<string, unknown>; env?:
 const pulumiSteps = (job: { steps: Step[] }) => job.steps.filter((s) => s.uses?.startsWith("pulumi/actions@"));
 
 describe("workflow files", () => {
-  it("are exactly checks, deploy and preview", () => {
+  it("are exactly checks, deploy, engine, follow-cluster and preview", () => {
     expect(readdirSync(DIR).sort()).toEqual(FILES);
   });
 
@@ -33,6 +33,7 @@ describe("workflow files", () => {
     expect(wf("preview.yml").jobs.preview.permissions).toEqual({ contents: "read", "pull-requests": "write" });
     expect(wf("deploy.yml").jobs["up-dev"].permissions).toEqual({ contents: "read" });
     expect(wf("deploy.yml").jobs["up-prod"].permissions).toEqual({ contents: "read" });
+    for (const job of ["check", "up-dev", "up-prod"]) expect(wf("follow-cluster.yml").jobs[job].permissions).toEqual({ contents: "read" });
   });
 
   it("pin every action to a full commit SHA with the tag as a comment", () => {
@@ -44,6 +45,7 @@ describe("workflow files", () => {
       "deploy.yml actions/checkout", "deploy.yml actions/setup-node", "deploy.yml pulumi/actions",
       "deploy.yml actions/checkout", "deploy.yml actions/setup-node", "deploy.yml pulumi/actions",
       "engine.yml actions/checkout", "engine.yml actions/setup-node", "engine.yml actions/setup-go", "engine.yml actions/cache",
+      ...["check", "up-dev", "up-prod"].flatMap(() => ["actions/checkout", "actions/setup-node", "pulumi/actions"].map((a) => `follow-cluster.yml ${a}`)),
       "preview.yml actions/checkout", "preview.yml actions/setup-node", "preview.yml pulumi/actions",
     ]);
     for (const { ref, comment } of actions) {
@@ -166,5 +168,56 @@ describe("engine.yml", () => {
     expect(job.steps[3].run).toContain("cat scripts/toolchain/versions.env ../shared/upstream/SHA256SUMS | sha256sum");
     expect(job.steps[4].with).toEqual({ path: "${{ env.IHP_TOOLCHAIN_DIR }}", key: "${{ steps.toolchain.outputs.key }}" });
     expect(job.steps[6]).toMatchObject({ run: 'sudo -E env "PATH=$PATH" npm test', env: { IHP_TIERS: "engine" } });
+  });
+});
+
+describe("follow-cluster.yml", () => {
+  const f = wf("follow-cluster.yml");
+  type Job = { steps: (Step & { name?: string })[]; env: Record<string, string>; if?: string; needs?: string; environment?: string; strategy?: unknown };
+  const job = (name: string): Job => f.jobs[name];
+  const names = (j: Job) => j.steps.map((s) => s.name ?? s.run ?? s.uses?.split("@")[0]);
+
+  it("runs hourly and by hand, never on code events, one run at a time and never cancelled halfway", () => {
+    expect(f.on).toEqual({ schedule: [{ cron: "41 * * * *" }], workflow_dispatch: null });
+    expect(f.concurrency).toEqual({ group: "follow-cluster", "cancel-in-progress": false });
+    expect(Object.keys(f.jobs)).toEqual(["check", "up-dev", "up-prod"]);
+  });
+
+  it("checks dev and prod with preview --expect-no-changes (scripts/follow-cluster.ts), outside any environment, with the read-only prod kubeconfig", () => {
+    const c = job("check");
+    expect(c.environment).toBeUndefined();
+    expect(c.strategy).toEqual({ "fail-fast": false, matrix: { stack: ["dev", "prod"] } });
+    expect(names(c)).toEqual([
+      "actions/checkout", "actions/setup-node", "npm ci --no-audit --no-fund", "Write the kubeconfig to a private file", "pulumi/actions",
+      "Preview, expecting no changes", "Remove the kubeconfig",
+    ]);
+    // The action only installs the pinned CLI; the script runs the previews.
+    expect(c.steps[4].with).toEqual({ "pulumi-version": "3.259.0" });
+    expect(c.steps[5]).toMatchObject({ run: 'npx tsx scripts/follow-cluster.ts --stack "$STACK" --summary "$GITHUB_STEP_SUMMARY"', env: { STACK: "${{ matrix.stack }}" } });
+    expect(c.steps[3].env).toEqual({ KUBECONFIG_DATA: "${{ matrix.stack == 'prod' && secrets.KUBECONFIG_PROD_PREVIEW || secrets.KUBECONFIG_DEV }}" });
+    expect((c.steps[6] as { if?: string }).if).toBe("always()");
+    expect(c.env).toEqual({
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_BACKEND_URL: "${{ secrets.PULUMI_BACKEND_URL }}",
+      PULUMI_CONFIG_PASSPHRASE: "${{ matrix.stack == 'prod' && secrets.PULUMI_CONFIG_PASSPHRASE_PROD || secrets.PULUMI_CONFIG_PASSPHRASE_DEV }}",
+    });
+  });
+
+  it("ups a stack only when the check failed and the stack opted in, in its GitHub environment (same protection as deploy.yml)", () => {
+    for (const [name, stack] of [["up-dev", "dev"], ["up-prod", "prod"]]) {
+      const u = job(name);
+      const STACK = stack.toUpperCase();
+      expect([u.needs, u.environment, u.if]).toEqual(["check", stack, `always() && needs.check.result == 'failure' && vars.FOLLOW_CLUSTER_AUTO_UP_${STACK} == 'true'`]);
+      expect(u.environment).toBe(wf("deploy.yml").jobs[name].environment);
+      expect(names(u)).toEqual([
+        "actions/checkout", "actions/setup-node", "npm ci --no-audit --no-fund", "Write the kubeconfig to a private file", "pulumi/actions",
+        "Preview again; up only when every change is a HAProxy config push", "Remove the kubeconfig",
+      ]);
+      expect(u.steps[5].run).toBe(`npx tsx scripts/follow-cluster.ts --stack ${stack} --apply --summary "$GITHUB_STEP_SUMMARY"`);
+      // The deploy's own kubeconfig and passphrase (the read-only prod kubeconfig cannot apply).
+      expect(u.steps[3].env).toEqual({ KUBECONFIG_DATA: `\${{ secrets.KUBECONFIG_${STACK} }}` });
+      expect(u.env.PULUMI_CONFIG_PASSPHRASE).toBe(`\${{ secrets.PULUMI_CONFIG_PASSPHRASE_${STACK} }}`);
+      expect(u.steps[3].env).toEqual(wf("deploy.yml").jobs[name].steps[3].env);
+    }
   });
 });

@@ -114,6 +114,7 @@ describe("push against a real master-worker haproxy", () => {
     expect(r.stdout.trimEnd().split("\n")).toEqual([
       `received and validated the new haproxy.cfg (${Buffer.byteLength(v2)} bytes, ${sha(v2)})`,
       `first push: kept the original as ${h.cfgPath}.orig`,
+      "staged the new haproxy.cfg; swapping it in",
       `installed ${h.cfgPath} (${sha(v2)})`,
       `reloaded haproxy: new worker ${worker} serves every bind`,
       `pushed: ${h.cfgPath} is the new verified haproxy.cfg (${sha(v2)}), generation 0`,
@@ -333,6 +334,7 @@ describe("generic params (as keepalived uses them)", () => {
     expect(r.stdout.trimEnd().split("\n")).toEqual([
       `received and validated the new test.conf (5 bytes, ${sha("ok 1\n")})`,
       `first push: there was no ${dir}/test.conf before (recorded in ${dir}/test.conf.orig-absent)`,
+      "staged the new test.conf; swapping it in",
       `installed ${dir}/test.conf (${sha("ok 1\n")})`,
       "reloaded testd",
       `pushed: ${dir}/test.conf is the new verified test.conf (${sha("ok 1\n")}), generation 0`,

@@ -72,8 +72,15 @@ export async function worldUp(): Promise<World> {
   // kwok leaves the real pods unready until their readiness probe passes.
   const stages = join(STATE_DIR, "kwok-stages.yaml");
   writeKwokStages(join(toolchain("dir_of kwok"), "share/stages.yaml"), stages, REAL_NAMESPACES);
+  // Only for this cluster: the engine files after this one share the worker's environment (left set,
+  // their kwok kept the controller's pods unready and engine.e2e's first up timed out).
   process.env.IHP_CLUSTER_KWOK_STAGES = stages;
-  const cluster = startCluster(CLUSTER_DIR, PORT_BASE, { fresh: true });
+  let cluster: ReturnType<typeof startCluster>;
+  try {
+    cluster = startCluster(CLUSTER_DIR, PORT_BASE, { fresh: true });
+  } finally {
+    delete process.env.IHP_CLUSTER_KWOK_STAGES;
+  }
   // Each synchronous step blocks the test worker; let vitest's own RPC answers through in between
   // (a worker blocked for over 60 s fails the run with "Timeout calling onTaskUpdate").
   await new Promise((r) => setImmediate(r));

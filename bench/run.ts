@@ -250,6 +250,12 @@ interface PushFaults {
  * config that binds nothing, one that passes -c and fails at reload (rolled back), a SIGHUP partway
  * through a push (timed, so it lands at varying steps), each followed by a good push. Goal: 0 failed.
  */
+/** The same bytes but one, in the config's middle: the byte count still matches, the digest does not. */
+function corruptOneByte(full: string): string {
+  const at = Math.floor(full.length * 0.75);
+  return full.slice(0, at) + (full[at] === "x" ? "y" : "x") + full.slice(at + 1);
+}
+
 async function pushFaultsUnderLoad(h: BenchHosts): Promise<PushFaults> {
   const v = h.variants.find((x) => x.id === "gen")!;
   const s = v.settings!;
@@ -264,6 +270,8 @@ async function pushFaultsUnderLoad(h: BenchHosts): Promise<PushFaults> {
   /** One push; `hupAfter` (e.g. "0.3"): timeout(1) sends SIGHUP to the push that long after its start. */
   const run = (fault: string, content: string, stdin?: (full: string) => string, hupAfter?: string) => {
     const p = pushInvocation(params, { content, digestKey: BENCH_DIGEST_KEY, owner: "bench" }, "bench-push");
+    // A fault that leaves the input as it was would count a good push as a survived fault.
+    if (stdin && stdin(p.stdin) === p.stdin) throw new Error(`bench fault "${fault}" did not change the push's input`);
     const [cmd, ...args] = [...(hupAfter ? ["timeout", "-s", "HUP", hupAfter] : []), "bash", "-c", p.command];
     const r = inNs("lb", cmd, args, { input: stdin ? stdin(p.stdin) : p.stdin, allowFail: true, timeoutMs: 60_000 });
     (outcomes[fault] ??= []).push(r.status ?? -1);
@@ -272,7 +280,7 @@ async function pushFaultsUnderLoad(h: BenchHosts): Promise<PushFaults> {
   for (let i = 1; i <= rounds; i++) {
     const next = `${base}# bench fault round ${i}\n`;
     run("truncated stdin", next, (full) => full.slice(0, Math.floor(full.length / 2)));
-    run("corrupted stdin", next, (full) => full.replace("maxconn", "maxconm"));
+    run("corrupted stdin", next, corruptOneByte);
     run("binds nothing", next.replace(/\n\s+bind [^\n]+/g, ""));
     run("fails at reload", next.replace(/(frontend http-in\n)/, "$1    bind unix@/nonexistent/bench.sock\n"));
     run("SIGHUP partway", next, undefined, `0.${2 * i + 1}`);

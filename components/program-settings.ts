@@ -10,9 +10,6 @@ import { shrinkProblems } from "./discovery/shrink-guard";
 import type { Settings } from "./settings";
 import { resolveStackSettings } from "./stack-config";
 
-/** Name of the StackReference through which the stack reads its own last outputs (with nodeDiscovery only). */
-export const DEPLOYED_BACKENDS_REFERENCE = "ingress-deployed-backends";
-
 export async function resolveProgramSettings(): Promise<{ settings: Settings; source?: BackendSource }> {
   const runtime = pulumi.runtime as typeof pulumi.runtime & { isConfigSecret?: (key: string) => boolean };
   const all = pulumi.runtime.allConfig();
@@ -24,7 +21,7 @@ export async function resolveProgramSettings(): Promise<{ settings: Settings; so
   );
   const discovery = resolved.settings.nodeDiscovery;
   if (discovery) {
-    const problems = shrinkProblems(await deployedBackends(DEPLOYED_BACKENDS_REFERENCE), resolved.settings.nodes, discovery.maxRemovedShare);
+    const problems = shrinkProblems(await deployedBackends(), resolved.settings.nodes, discovery.maxRemovedShare);
     if (problems.length) throw new DiscoveryError(problems);
   }
   return resolved;

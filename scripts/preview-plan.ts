@@ -24,8 +24,8 @@ export interface LineDiff {
  */
 export function outputLineDiffs(previewText: string, output: string): Record<string, LineDiff> {
   const lines = previewText.split("\n");
-  // The stack's own outputs sit two columns in. With nodeDiscovery the preview also shows the shrink
-  // guard's StackReference to this stack with the *previous* outputs' diff nested deeper: never read that.
+  // The stack's own outputs sit two columns in. A StackReference (another program's, or this program's
+  // shrink guard before it read outputs with an invoke) shows other outputs nested deeper: never read those.
   const start = lines.findIndex((l) => new RegExp(`^  ~ ${output} *: \\{$`).test(l));
   if (start < 0) throw new Error(`the preview shows no change of the stack output ${output}:\n${previewText}`);
   const outerIndent = lines[start].indexOf("~");
@@ -68,7 +68,7 @@ export function sortPlan(steps: readonly PlanStep[]): PlanKinds {
   const lbPushes: string[] = [];
   const others: string[] = [];
   for (const s of steps) {
-    // A read (the shrink guard's StackReference to this stack) changes nothing.
+    // A read (a StackReference) changes nothing.
     if (s.op === "same" || s.op === "read") continue;
     const [, , type, name] = s.urn.split("::");
     if (s.op === "update" && type.endsWith(`$${LB_PUSH_TYPE}`)) lbPushes.push(name);

@@ -87,8 +87,12 @@ export interface Cluster {
  * Starts (or reuses) a control plane in `dir` on ports from `portBase`; needs the toolchain built.
  * `fresh`: stop and remove whatever runs there first (a run that crashed may have left objects).
  */
-export function startCluster(dir: string, portBase: number, opts: { fresh?: boolean } = {}): Cluster {
-  const env = { ...process.env, IHP_CLUSTER_DIR: dir, IHP_CLUSTER_PORT_BASE: String(portBase) };
+/** `kwokStages`: this cluster's kwok Stage file (kwok-stages.ts); default: upstream's. */
+export function startCluster(dir: string, portBase: number, opts: { fresh?: boolean; kwokStages?: string } = {}): Cluster {
+  const env: NodeJS.ProcessEnv = { ...process.env, IHP_CLUSTER_DIR: dir, IHP_CLUSTER_PORT_BASE: String(portBase) };
+  // Set for this cluster's scripts only, never in process.env: the engine files share vitest's worker.
+  if (opts.kwokStages) env.IHP_CLUSTER_KWOK_STAGES = opts.kwokStages;
+  else delete env.IHP_CLUSTER_KWOK_STAGES;
   if (opts.fresh) execFileSync("bash", ["scripts/cluster/down.sh"], { cwd: ROOT, env, stdio: ["ignore", "inherit", "inherit"] });
   const kubectlBin = join(execFileSync("bash", ["-c", "source scripts/toolchain/lib.sh && dir_of kubernetes"], { cwd: ROOT, encoding: "utf8" }).trim(), "bin/kubectl");
   const out = execFileSync("bash", ["scripts/cluster/up.sh"], { cwd: ROOT, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });

@@ -1,8 +1,8 @@
 // The shrink guard's source of truth with the real engine: the program reads its own stack's last
-// outputs through a StackReference to itself (components/discovery/deployed-backends.ts). Checked
+// outputs with the engine's readStackOutputs function (components/discovery/deployed-backends.ts). Checked
 // here with the locally built Pulumi 3.259 CLI, a file (diy) backend and the real API server with
 // kwok nodes: the first preview of a new stack (no outputs yet) passes, `up` records backendSource,
-// the self-reference is not a change for --expect-no-changes, a change that drops 2 of 3 nodes fails
+// reading them is not a change for --expect-no-changes, a change that drops 2 of 3 nodes fails
 // preview and up with the guard's message and leaves the outputs as they were, and raising
 // maxRemovedShare lets it through.
 //
@@ -84,7 +84,7 @@ describe("the shrink guard reads the stack's own last outputs (real engine, diy 
     expect(first.backends.https).toEqual(["192.0.2.11:30112", "192.0.2.12:30112", "192.0.2.13:30112"]);
   });
 
-  it("reading itself is a read, not a change: preview --expect-no-changes passes", async () => {
+  it("reading its own outputs is not a change: preview --expect-no-changes passes", async () => {
     ok(await pulumi("preview", "--expect-no-changes"));
   });
 

@@ -7,7 +7,8 @@
 // One stack, one sequence (each step starts from the previous one's state):
 //   up with node-1..3 labelled -> no changes -> unlabelled node-4: no changes -> node-4 labelled:
 //   exactly one update per LB, follow-cluster fails with the plan, then --apply ups it -> node-2
-//   cordoned: removed -> node-4 deleted: removed -> shrink guard and an empty selector fail `up` with
+//   cordoned: removed -> node-3 NotReady: kept within the grace, removed after it, back when Ready ->
+//   node-4 deleted: removed -> shrink guard and an empty selector fail `up` with
 //   the LB files untouched ->
 //   the same cluster state gives the same haproxy.cfg bytes from the pushed file, the stack output,
 //   the program's selection of the Nodes list in reverse order and `npm run render` (--kubeconfig, and
@@ -16,6 +17,7 @@
 // Uses the netns hosts (one instance per machine): never run it while the netns tier runs.
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
@@ -26,6 +28,7 @@ import { outputLineDiffs } from "../../scripts/preview-plan";
 import type { HostsContract } from "../netns/contract";
 import { hostsDown, hostsUp } from "../netns/harness";
 import { type Cluster, startCluster, until } from "./adopt-fixtures";
+import { KUBELET_STOPPED, upstreamKwokStages, writeKwokStages } from "./kwok-stages";
 import { type PulumiProject, type PulumiResult, ROOT, finishEngineFile, programStack } from "./pulumi-cli";
 
 const STACK = "discovery";
@@ -63,14 +66,14 @@ const settingsFor = (nodes: { name: string; address: string }[]): Settings => pa
 const servers = (cfg: string) => [...cfg.matchAll(/^ {4}server (\S+) \S+:30111 /gm)].map((m) => m[1]);
 
 /**
- * `op type name` of every changed step of `pulumi preview --json`. The shrink guard's StackReference to
- * the stack itself may show as a `read` (it changes nothing); any other step that is not `same` counts.
+ * `op type name` of every step of `pulumi preview --json` that is not `same`. The shrink guard reads the
+ * stack's last outputs with an invoke, so it adds no step: every listed step is a change.
  */
 function changedSteps(r: PulumiResult): string[] {
   const plan = JSON.parse(r.stdout) as { steps?: { op: string; urn: string }[] };
   return (plan.steps ?? [])
     .map((s) => `${s.op} ${s.urn.split("::")[2].split("$").pop()} ${s.urn.split("::")[3]}`)
-    .filter((s) => !s.startsWith("same ") && s !== "read pulumi:pulumi:StackReference ingress-deployed-backends")
+    .filter((s) => !s.startsWith("same "))
     .sort();
 }
 const PUSH_UPDATES = ["update command:remote:Command ingress-lb-lb-1-push", "update command:remote:Command ingress-lb-lb-2-push"];
@@ -109,7 +112,9 @@ const secretLines = (): string[] =>
 const readyStatus = (name: string): string => cluster.json("get", "node", name).status.conditions.find((c: any) => c.type === "Ready")?.status ?? "none";
 
 beforeAll(async () => {
-  cluster = startCluster(CLUSTER_DIR, PORT_BASE, { fresh: true });
+  const stages = join(tmpdir(), "ihp-discovery-kwok-stages.yaml");
+  writeKwokStages(upstreamKwokStages(), stages, { stoppableKubelets: true });
+  cluster = startCluster(CLUSTER_DIR, PORT_BASE, { fresh: true, kwokStages: stages });
   hosts = hostsUp();
   for (const n of ["node-1", "node-2", "node-3"]) cluster.kubectl("label", "node", n, `${LABEL}=true`);
   const { nodes: _listed, ...rest } = hosts.stackConfig as Record<string, unknown>;
@@ -190,12 +195,49 @@ describe("nodeDiscovery with the real engine, API server and load balancers", ()
     expect(outputs.backendSource.leftOut).toEqual([{ name: "node-2", reason: "cordoned (spec.unschedulable)" }]);
   });
 
+  it("5b. node-3's kubelet stops reporting: kept within exclude.notReadyGraceSeconds, left out after it, back when Ready", async () => {
+    // kwok stops playing node-3's kubelet (kwok-stages.ts); the test writes what a kubelet that went
+    // NotReady leaves in the API: Ready False, with the time of the transition.
+    cluster.kubectl("label", "node", "node-3", `${KUBELET_STOPPED.label}=${KUBELET_STOPPED.value}`);
+    const notReadySince = (secondsAgo: number): string => {
+      const since = new Date(Math.floor(Date.now() / 1000 - secondsAgo) * 1000).toISOString().replace(".000Z", "Z");
+      const ready = { type: "Ready", status: "False", reason: "KubeletNotReady", message: "test: the kubelet stopped reporting", lastHeartbeatTime: since, lastTransitionTime: since };
+      cluster.kubectl("patch", "node", "node-3", "--subresource=status", "--type=strategic", "-p", JSON.stringify({ status: { conditions: [ready] } }));
+      return since;
+    };
+    // 60 s < 300 s (the default grace): still a backend, nothing to push.
+    notReadySince(60);
+    const within = await pulumi("preview --expect-no-changes (NotReady 60 s)", "preview", "--expect-no-changes");
+    expect(within.status, within.out).toBe(0);
+    expect(readyStatus("node-3")).toBe("False"); // still False after the preview: kwok left it alone
+
+    // 400 s > 300 s: left out, with exactly the two server lines per LB in the diff.
+    const since = notReadySince(400);
+    const plan = ok(await pulumi("preview --json (NotReady 400 s)", "preview", "--json"));
+    expect(changedSteps(plan)).toEqual(PUSH_UPDATES);
+    const shown = ok(await pulumi("preview --diff (NotReady 400 s)", "preview", "--diff"));
+    const node3 = { added: [], removed: ["    server node-3 192.0.2.13:30111 send-proxy check", "    server node-3 192.0.2.13:30112 send-proxy check port 30111 check-send-proxy"] };
+    expect(outputLineDiffs(shown.out, "haproxyConfigs")).toEqual({ "lb-1": node3, "lb-2": node3 });
+    ok(await pulumi("up (NotReady)", "up", "--yes", "--skip-preview"));
+    for (const cfg of Object.values(liveConfigs())) expect(servers(cfg)).toEqual(["node-1", "node-4"]);
+    const outputs = JSON.parse(ok(await pulumi("stack output", "stack", "output", "--json")).stdout);
+    expect(outputs.backendSource.leftOut).toEqual([
+      { name: "node-2", reason: "cordoned (spec.unschedulable)" },
+      { name: "node-3", reason: `Ready False since ${since.replace("Z", ".000Z")}, longer than nodeDiscovery.exclude.notReadyGraceSeconds (300)` },
+    ]);
+    expect(readyStatus("node-3")).toBe("False");
+
+    // The kubelet is back (kwok's node-initialize stage reports Ready True): node-3 returns.
+    cluster.kubectl("label", "node", "node-3", `${KUBELET_STOPPED.label}-`);
+    await until("node-3 Ready again", () => (readyStatus("node-3") === "True" ? true : undefined), 60);
+    ok(await pulumi("up (Ready again)", "up", "--yes", "--skip-preview"));
+    for (const cfg of Object.values(liveConfigs())) expect(servers(cfg)).toEqual(["node-1", "node-3", "node-4"]);
+  });
+
   it("6. node-4 deleted: removed", async () => {
     cluster.kubectl("delete", "node", "node-4");
     const plan = ok(await pulumi("preview --json (deleted)", "preview", "--json"));
     expect(changedSteps(plan)).toEqual(PUSH_UPDATES);
-    // The stack's own haproxyConfigs, not the shrink guard's StackReference copy nested above it (that
-    // one diffs the previous two deploys: node-2's cordon, as the first run of this file read by mistake).
     const shown = ok(await pulumi("preview --diff (deleted)", "preview", "--diff"));
     const gone = { added: [], removed: ["    server node-4 192.0.2.14:30111 send-proxy check", "    server node-4 192.0.2.14:30112 send-proxy check port 30111 check-send-proxy"] };
     expect(outputLineDiffs(shown.out, "haproxyConfigs")).toEqual({ "lb-1": gone, "lb-2": gone });

@@ -22,7 +22,7 @@ describe("outputLineDiffs", () => {
     expect(outputLineDiffs(NODE4, "haproxyConfigs")).toEqual({ "lb-1": node4, "lb-2": node4 });
   });
 
-  it("reads the stack's own outputs, never the copy the shrink guard's StackReference shows (real discovery preview)", () => {
+  it("reads the stack's own outputs, never the copy a StackReference to the stack shows (real preview, from when the shrink guard used one)", () => {
     const text = readFileSync(join(__dirname, "../fixtures/preview-diff-discovery-node-4.txt"), "utf8");
     expect(text).toContain("    > pulumi:pulumi:StackReference: (read)\n");
     const node4 = { added: [SERVER_HTTP, SERVER_HTTPS], removed: [] };

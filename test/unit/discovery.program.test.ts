@@ -1,8 +1,8 @@
 // The whole program (index.ts) with nodeDiscovery under Pulumi mocks, listing Nodes from the stand-in
 // API server through `kubernetes:kubeconfig` with the real client: the exact resources and haproxy.cfg
 // (byte-identical to the same nodes listed by hand, whatever the API's order), the backendSource
-// output, and every discovery failure and shrink-guard refusal before any resource but the
-// self-reference is registered.
+// output, and every discovery failure and shrink-guard refusal before any resource is registered (the
+// last deployed backends are read with the engine's readStackOutputs function, faked here).
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { renderHaproxyConfig } from "../../components/haproxy/config";
@@ -11,19 +11,25 @@ import { TEST_SSH_KEY, runProgram, stackConfig } from "../fixtures/program";
 import { recorded, registeredSorted, settled, unwrapSecret } from "../fixtures/mocks";
 import { INGRESS_SELECTOR, clusterNodes, node } from "../fixtures/nodes";
 import { NodeListStandin, startNodeListStandin } from "../fixtures/node-list-apiserver-standin";
+import { READ_STACK_OUTPUTS } from "../../components/discovery/deployed-backends";
 
-/** What the StackReference to the stack itself returns as the last deployed outputs (undefined: a new stack). */
+/** What the engine's readStackOutputs returns as the stack's last deployed outputs (undefined: a new stack). */
 let deployedOutputs: Record<string, unknown> | undefined;
+/** The stack names the program read outputs of (the engine's built-in function, invoked). */
+const outputReads: string[] = [];
 
 beforeAll(async () => {
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
         recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
-        if (args.type === "pulumi:pulumi:StackReference") return { id: args.inputs.name, state: { name: args.inputs.name, outputs: deployedOutputs ?? {}, secretOutputNames: [] } };
         return { id: `${args.name}-id`, state: args.inputs };
       },
-      call: (args) => args.inputs,
+      call: (args) => {
+        if (args.token !== READ_STACK_OUTPUTS) return args.inputs;
+        outputReads.push(args.inputs.name);
+        return { name: args.inputs.name, outputs: deployedOutputs ?? {}, secretOutputNames: [] };
+      },
     },
     "ingress-haproxy",
     "test",
@@ -40,6 +46,7 @@ afterAll(() => api.close());
 beforeEach(() => {
   recorded.length = 0;
   deployedOutputs = undefined;
+  outputReads.length = 0;
   api.nodes = clusterNodes();
   api.status = 200;
 });
@@ -69,7 +76,7 @@ const failure = (p: Promise<unknown>) =>
   );
 
 describe("index.ts with nodeDiscovery", () => {
-  it("registers the listed stack's resources plus the self-reference, pushes the same haproxy.cfg, and outputs where the backends came from", async () => {
+  it("registers exactly the listed stack's resources, reads its own last outputs, pushes the same haproxy.cfg, and outputs where the backends came from", async () => {
     stackConfig(devRaw(), { sshPrivateKey: TEST_SSH_KEY });
     await runProgram();
     const listedResources = await registeredSorted();
@@ -79,8 +86,8 @@ describe("index.ts with nodeDiscovery", () => {
     api.nodes = [...clusterNodes(), node("node-0", { labels: { other: "x" }, internal: ["192.0.2.99"] })].reverse();
     discoveryStack();
     const out = await runProgram();
-    expect(await registeredSorted()).toEqual([...listedResources, "pulumi:pulumi:StackReference ingress-deployed-backends"].sort());
-    expect(recorded.find((r) => r.type === "pulumi:pulumi:StackReference")!.inputs.name).toBe("organization/ingress-haproxy/test");
+    expect(await registeredSorted()).toEqual(listedResources);
+    expect(outputReads).toEqual(["organization/ingress-haproxy/test"]);
     const stdin = unwrapSecret<string>(recorded.find((r) => r.type === "command:remote:Command")!.inputs.stdin);
     // The dev stack lists node-1..3 at 192.0.2.11-13, exactly what the selector finds.
     expect(stdin).toBe(listedStdin);
@@ -97,11 +104,12 @@ describe("index.ts with nodeDiscovery", () => {
     expect((await value(out.backendSource)).leftOut).toEqual([{ name: "node-4", reason: "cordoned (spec.unschedulable)" }]);
   });
 
-  it("a listed stack has no backendSource output and no self-reference", async () => {
+  it("a listed stack has no backendSource output and never reads its own outputs", async () => {
     stackConfig(devRaw(), { sshPrivateKey: TEST_SSH_KEY });
     const out = await runProgram();
     expect(Object.keys(out).sort()).toEqual(["backends", "haproxyConfigs", "keepalived", "loadBalancers", "namespace", "nodePorts", "serviceName"]);
-    expect((await settled()).filter((r) => r.type === "pulumi:pulumi:StackReference")).toEqual([]);
+    await settled(); // every registration and invoke of this run is in
+    expect(outputReads).toEqual([]);
   });
 });
 
@@ -149,7 +157,8 @@ describe("index.ts refuses before registering a resource", () => {
         },
       ],
     });
-    expect(await registeredSorted()).toEqual(["pulumi:pulumi:StackReference ingress-deployed-backends"]);
+    expect(await registeredSorted()).toEqual([]);
+    expect(outputReads).toEqual(["organization/ingress-haproxy/test"]);
 
     // Counterfactual: the same change with the share raised goes through.
     recorded.length = 0;

@@ -13,7 +13,7 @@ import { ECHO_IMAGE, ECHO_NAMESPACE } from "./echo-app";
 import { startApiRelay, type ApiRelay } from "./api-relay";
 import { startKubeProxy } from "./kube-proxy";
 import { KubeletStandin, type ImageRuntime } from "./kubelet-standin";
-import { writeKwokStages } from "./kwok-stages";
+import { upstreamKwokStages, writeKwokStages } from "../kwok-stages";
 import type { NodeNet } from "./pod-sandbox-standin";
 import { inNs, type Proc } from "./processes";
 
@@ -71,16 +71,8 @@ export async function worldUp(): Promise<World> {
 
   // kwok leaves the real pods unready until their readiness probe passes.
   const stages = join(STATE_DIR, "kwok-stages.yaml");
-  writeKwokStages(join(toolchain("dir_of kwok"), "share/stages.yaml"), stages, REAL_NAMESPACES);
-  // Only for this cluster: the engine files after this one share the worker's environment (left set,
-  // their kwok kept the controller's pods unready and engine.e2e's first up timed out).
-  process.env.IHP_CLUSTER_KWOK_STAGES = stages;
-  let cluster: ReturnType<typeof startCluster>;
-  try {
-    cluster = startCluster(CLUSTER_DIR, PORT_BASE, { fresh: true });
-  } finally {
-    delete process.env.IHP_CLUSTER_KWOK_STAGES;
-  }
+  writeKwokStages(upstreamKwokStages(), stages, { unreadyPodNamespaces: REAL_NAMESPACES });
+  const cluster = startCluster(CLUSTER_DIR, PORT_BASE, { fresh: true, kwokStages: stages });
   // Each synchronous step blocks the test worker; let vitest's own RPC answers through in between
   // (a worker blocked for over 60 s fails the run with "Timeout calling onTaskUpdate").
   await new Promise((r) => setImmediate(r));

@@ -1,7 +1,7 @@
 // STAND-IN for the kubelet of the kwok nodes, for the pods whose containers the harness really runs.
 // kwok (upstream) schedules nothing itself: the real DaemonSet/Deployment controllers create the pods,
 // the real scheduler binds them, kwok gives them an address and phase Running but leaves them NOT Ready
-// (kwok-stages.ts). This loop then does the kubelet's part for them:
+// (../kwok-stages.ts). This loop then does the kubelet's part for them:
 //   - creates the pod's sandbox (pod-sandbox-standin.ts) and starts the container's process: the real
 //     binary built from the image's release (IMAGES below), with the container's args and env as the
 //     kubelet expands them, POD_NAME/POD_NAMESPACE from the downward API, and a token of the pod's own

@@ -2,6 +2,7 @@
 // whole under Pulumi mocks, rejects each bad value with one problem naming the setting and the fix,
 // and registers not one resource (before the schema checked them, several of these were found only
 // inside a builder, after the Kubernetes objects were registered).
+import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { HOST_KEY_1, devRaw } from "../fixtures/settings";
 import { TEST_SSH_KEY, runProgram, stackConfig } from "../fixtures/program";
@@ -77,6 +78,11 @@ describe("index.ts rejects each bad string before registering anything", () => {
       (e: unknown) => e as { name?: string; problems?: unknown },
     );
     expect({ name: error?.name, problems: error?.problems }).toEqual({ name: "SettingsError", problems: [{ path: `ingress-haproxy:${path}`, message }] });
+    // A RunError: Pulumi prints its message alone (program-settings.ts asRunError says why).
+    expect(pulumi.RunError.isInstance(error)).toBe(true);
+    // No stack frames: Node's util.inspect(err, { colors: true }), which Pulumi calls on every program
+    // error, loops ~80 s on the SDK's `node_modules/@pulumi/resource.ts` frame (asRunError says more).
+    expect((error as Error).stack).toBe(`SettingsError: ${(error as Error).message}`);
     expect(await settled()).toEqual([]);
   });
 });

@@ -72,7 +72,7 @@ const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(re
 const failure = (p: Promise<unknown>) =>
   p.then(
     () => undefined,
-    (e: { name?: string; problems?: unknown }) => ({ name: e.name, problems: e.problems }),
+    (e: { name?: string; problems?: unknown }) => ({ name: e.name, problems: e.problems, runError: pulumi.RunError.isInstance(e) }),
   );
 
 describe("index.ts with nodeDiscovery", () => {
@@ -124,6 +124,7 @@ describe("index.ts refuses before registering a resource", () => {
     configure();
     const e = await failure(runProgram());
     expect(e?.name).toBe("DiscoveryError");
+    expect(e?.runError).toBe(true);
     expect((e?.problems as { path: string }[]).map((p) => p.path)).toEqual([path]);
     expect(await settled()).toEqual([]);
   });
@@ -133,6 +134,7 @@ describe("index.ts refuses before registering a resource", () => {
     discoveryStack();
     expect(await failure(runProgram())).toEqual({
       name: "DiscoveryError",
+      runError: true,
       problems: [
         {
           path: "ingress-haproxy:nodeDiscovery",
@@ -149,6 +151,7 @@ describe("index.ts refuses before registering a resource", () => {
     discoveryStack();
     expect(await failure(runProgram())).toEqual({
       name: "DiscoveryError",
+      runError: true,
       problems: [
         {
           path: "ingress-haproxy:nodeDiscovery.maxRemovedShare",

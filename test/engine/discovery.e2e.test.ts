@@ -78,6 +78,23 @@ function changedSteps(r: PulumiResult): string[] {
 }
 const PUSH_UPDATES = ["update command:remote:Command ingress-lb-lb-1-push", "update command:remote:Command ingress-lb-lb-2-push"];
 
+/** A node's two server lines (http, https) in each LB's haproxy.cfg. */
+const serverLines = (name: string): string[] => {
+  const address = `192.0.2.1${name.slice(-1)}`;
+  return [`    server ${name} ${address}:30111 send-proxy check`, `    server ${name} ${address}:30112 send-proxy check port 30111 check-send-proxy`];
+};
+
+/** The preview plans exactly one update per LB, whose diff removes `node`'s server lines, and `up` pushes it. */
+async function removalPreviewedThenUp(what: string, node: string, remaining: string[]): Promise<void> {
+  const plan = ok(await pulumi(`preview --json (${what})`, "preview", "--json"));
+  expect(changedSteps(plan)).toEqual(PUSH_UPDATES);
+  const shown = ok(await pulumi(`preview --diff (${what})`, "preview", "--diff"));
+  const gone = { added: [], removed: serverLines(node) };
+  expect(outputLineDiffs(shown.out, "haproxyConfigs")).toEqual({ "lb-1": gone, "lb-2": gone });
+  ok(await pulumi(`up (${what})`, "up", "--yes", "--skip-preview"));
+  for (const cfg of Object.values(liveConfigs())) expect(servers(cfg)).toEqual(remaining);
+}
+
 /** scripts/follow-cluster.ts in the project folder, with the project's pulumi and cluster (`out`: stdout, the report). */
 function followCluster(...args: string[]): Promise<{ code: number | null; out: string; stderr: string }> {
   return new Promise((done, fail) => {
@@ -166,7 +183,7 @@ describe("nodeDiscovery with the real engine, API server and load balancers", ()
     expect(changedSteps(plan)).toEqual(PUSH_UPDATES);
     const shown = ok(await pulumi("preview --diff (node-4)", "preview", "--diff"));
     console.log(`preview --diff (node-4 labelled):\n${shown.out}`);
-    const node4 = { added: ["    server node-4 192.0.2.14:30111 send-proxy check", "    server node-4 192.0.2.14:30112 send-proxy check port 30111 check-send-proxy"], removed: [] };
+    const node4 = { added: serverLines("node-4"), removed: [] };
     expect(outputLineDiffs(shown.out, "haproxyConfigs")).toEqual({ "lb-1": node4, "lb-2": node4 });
     expect(shown.out).toMatch(/Resources:\n +~ 2 to update\n/);
 
@@ -213,13 +230,7 @@ describe("nodeDiscovery with the real engine, API server and load balancers", ()
 
     // 400 s > 300 s: left out, with exactly the two server lines per LB in the diff.
     const since = notReadySince(400);
-    const plan = ok(await pulumi("preview --json (NotReady 400 s)", "preview", "--json"));
-    expect(changedSteps(plan)).toEqual(PUSH_UPDATES);
-    const shown = ok(await pulumi("preview --diff (NotReady 400 s)", "preview", "--diff"));
-    const node3 = { added: [], removed: ["    server node-3 192.0.2.13:30111 send-proxy check", "    server node-3 192.0.2.13:30112 send-proxy check port 30111 check-send-proxy"] };
-    expect(outputLineDiffs(shown.out, "haproxyConfigs")).toEqual({ "lb-1": node3, "lb-2": node3 });
-    ok(await pulumi("up (NotReady)", "up", "--yes", "--skip-preview"));
-    for (const cfg of Object.values(liveConfigs())) expect(servers(cfg)).toEqual(["node-1", "node-4"]);
+    await removalPreviewedThenUp("NotReady 400 s", "node-3", ["node-1", "node-4"]);
     const outputs = JSON.parse(ok(await pulumi("stack output", "stack", "output", "--json")).stdout);
     expect(outputs.backendSource.leftOut).toEqual([
       { name: "node-2", reason: "cordoned (spec.unschedulable)" },
@@ -236,13 +247,7 @@ describe("nodeDiscovery with the real engine, API server and load balancers", ()
 
   it("6. node-4 deleted: removed", async () => {
     cluster.kubectl("delete", "node", "node-4");
-    const plan = ok(await pulumi("preview --json (deleted)", "preview", "--json"));
-    expect(changedSteps(plan)).toEqual(PUSH_UPDATES);
-    const shown = ok(await pulumi("preview --diff (deleted)", "preview", "--diff"));
-    const gone = { added: [], removed: ["    server node-4 192.0.2.14:30111 send-proxy check", "    server node-4 192.0.2.14:30112 send-proxy check port 30111 check-send-proxy"] };
-    expect(outputLineDiffs(shown.out, "haproxyConfigs")).toEqual({ "lb-1": gone, "lb-2": gone });
-    ok(await pulumi("up (deleted)", "up", "--yes", "--skip-preview"));
-    for (const cfg of Object.values(liveConfigs())) expect(servers(cfg)).toEqual(["node-1", "node-3"]);
+    await removalPreviewedThenUp("deleted", "node-4", ["node-1", "node-3"]);
   });
 
   it("7. the shrink guard: removing more than maxRemovedShare of the deployed backends fails up before any push", async () => {

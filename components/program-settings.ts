@@ -38,10 +38,11 @@ async function resolveAndGuard(): Promise<{ settings: Settings; source?: Backend
 /**
  * A settings or discovery problem reaches Pulumi as a RunError, which it prints as the message alone
  * (every problem with its fix), and without stack frames. Why: Pulumi also passes every program error
- * to `util.inspect(err, { colors: true })` (for its trace), and Node (20.20 and 22.23, measured) loops
- * in that call on a frame under `node_modules/@pulumi/resource.ts` (where the SDK's source maps place
- * every program error's caller) until a RangeError, about 80 s and 3 GB later: a bad setting took 2-3
- * minutes to be reported. The error keeps its name and problems for the tests.
+ * to `util.inspect(err, { colors: true })` (for its trace), and Node (20.20 and 22.23.3, the newest 22
+ * on npm, measured) loops in that call on a frame under `node_modules/@pulumi/resource.ts` (where the
+ * SDK's source maps place every program error's caller) until a RangeError, about 80 s and 3 GB later:
+ * a bad setting took 2-3 minutes to be reported. Upstream: nodejs/node#64011, fixed by #64022 in
+ * releases after these. The error keeps its name and problems for the tests.
  */
 export function asRunError(e: unknown): unknown {
   if (!(e instanceof SettingsError)) return e;

@@ -86,8 +86,8 @@ export interface Cluster {
 /**
  * Starts (or reuses) a control plane in `dir` on ports from `portBase`; needs the toolchain built.
  * `fresh`: stop and remove whatever runs there first (a run that crashed may have left objects).
+ * `kwokStages`: this cluster's kwok Stage file (kwok-stages.ts); default: upstream's.
  */
-/** `kwokStages`: this cluster's kwok Stage file (kwok-stages.ts); default: upstream's. */
 export function startCluster(dir: string, portBase: number, opts: { fresh?: boolean; kwokStages?: string } = {}): Cluster {
   const env: NodeJS.ProcessEnv = { ...process.env, IHP_CLUSTER_DIR: dir, IHP_CLUSTER_PORT_BASE: String(portBase) };
   // Set for this cluster's scripts only, never in process.env: the engine files share vitest's worker.

@@ -245,17 +245,17 @@ interface PushFaults {
   load: string;
 }
 
-/**
- * Pushes with faults injected, under the same load as section 2: truncated and corrupted input, a
- * config that binds nothing, one that passes -c and fails at reload (rolled back), a SIGHUP partway
- * through a push (timed, so it lands at varying steps), each followed by a good push. Goal: 0 failed.
- */
 /** The same bytes but one, in the config's middle: the byte count still matches, the digest does not. */
 function corruptOneByte(full: string): string {
   const at = Math.floor(full.length * 0.75);
   return full.slice(0, at) + (full[at] === "x" ? "y" : "x") + full.slice(at + 1);
 }
 
+/**
+ * Pushes with faults injected, under the same load as section 2: truncated and corrupted input, a
+ * config that binds nothing, one that passes -c and fails at reload (rolled back), a SIGHUP partway
+ * through a push (timed, so it lands at varying steps), each followed by a good push. Goal: 0 failed.
+ */
 async function pushFaultsUnderLoad(h: BenchHosts): Promise<PushFaults> {
   const v = h.variants.find((x) => x.id === "gen")!;
   const s = v.settings!;
@@ -271,9 +271,10 @@ async function pushFaultsUnderLoad(h: BenchHosts): Promise<PushFaults> {
   const run = (fault: string, content: string, stdin?: (full: string) => string, hupAfter?: string) => {
     const p = pushInvocation(params, { content, digestKey: BENCH_DIGEST_KEY, owner: "bench" }, "bench-push");
     // A fault that leaves the input as it was would count a good push as a survived fault.
-    if (stdin && stdin(p.stdin) === p.stdin) throw new Error(`bench fault "${fault}" did not change the push's input`);
+    const input = stdin ? stdin(p.stdin) : p.stdin;
+    if (stdin && input === p.stdin) throw new Error(`bench fault "${fault}" did not change the push's input`);
     const [cmd, ...args] = [...(hupAfter ? ["timeout", "-s", "HUP", hupAfter] : []), "bash", "-c", p.command];
-    const r = inNs("lb", cmd, args, { input: stdin ? stdin(p.stdin) : p.stdin, allowFail: true, timeoutMs: 60_000 });
+    const r = inNs("lb", cmd, args, { input, allowFail: true, timeoutMs: 60_000 });
     (outcomes[fault] ??= []).push(r.status ?? -1);
     pushes++;
   };
